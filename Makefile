@@ -18,14 +18,12 @@ build/build.ninja: | setup
 
 build: setup build/build.ninja
 	@$(NINJA) -C build >/dev/null || $(NINJA) -C build
-	@ln -sf cellos build/cellos-supervisor
 
 build-asan/build.ninja: | setup
 	@$(MESON) setup build-asan $(WERROR) -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 
 asan: setup build-asan/build.ninja
 	@$(NINJA) -C build-asan >/dev/null || $(NINJA) -C build-asan
-	@ln -sf cellos build-asan/cellos-supervisor
 
 # libFuzzer targets (clang): build-fuzz/tests/fuzz-<name>.
 build-fuzz/build.ninja: | setup

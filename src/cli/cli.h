@@ -1,0 +1,10 @@
+/* cli.h: helpers shared by the CLI verbs. */
+#pragma once
+#include "base/base.h"
+
+/* Read a spec from a path or "-" (stdin), bounded by SPEC_MAX_BYTES; logs
+ * the error. */
+int cli_read_spec(const char *path, char **bytes, size_t *len);
+
+/* Verbs implemented beside their modules. */
+int cmd_verify(int argc, char **argv);

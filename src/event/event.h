@@ -1,0 +1,88 @@
+/* event.h: CloudEvents 1.0 envelopes for every step of a cell (CONTRACT
+ * section 5) and the bus that hands each serialized line to the sinks.
+ *
+ * Building is pure (json_t in, json_t out); the bus serializes each event
+ * once, optionally wraps it in a signed envelope, and writes the same bytes to
+ * every sink. Only supervisor/ and cli/ emit events. */
+#pragma once
+#include <jansson.h>
+
+#include "base/base.h"
+#include "base/uuid.h"
+
+#define EVENT_MAX_BYTES (1u << 20) /* CONTRACT: at most 1 MiB per event */
+#define EVENT_TYPE_PREFIX "dev.cellos.events.cell."
+#define EVENT_TYPE_SIGNED "dev.cellos.events.signed.v1"
+
+enum event_type {
+    EV_LIFECYCLE_STARTED,
+    EV_COMMAND_COMPLETED,
+    EV_COMMAND_FAILED,
+    EV_NETWORK_ENFORCEMENT,
+    EV_DNS_QUERY,
+    EV_L7_EGRESS_DECISION,
+    EV_NETWORK_FLOW_DECISION,
+    EV_EXPORT_COMPLETED,
+    EV_EXPORT_FAILED,
+    EV_LIFECYCLE_DESTROYED,
+};
+
+/* The full CloudEvent type, e.g. "dev.cellos.events.cell.lifecycle.v1.started". */
+const char *event_type_name(enum event_type type);
+
+/* What every event of one run shares. */
+struct event_ctx {
+    char *source;            /* urn:cellos:host:<hostname> */
+    char *cell_id;           /* = spec.id */
+    char *correlation_id;    /* NULL when the spec has none */
+    char run_id[UUID_STR_LEN];
+};
+
+int event_ctx_init(struct event_ctx *ctx, const char *cell_id, const char *correlation_id);
+void event_ctx_clear(struct event_ctx *ctx);
+
+/* A complete CloudEvent: envelope fields plus data with the common fields
+ * (cellId, specId, runId, correlationId) merged in. Steals `data` (NULL means
+ * no extra fields). */
+json_t *event_build(const struct event_ctx *ctx, enum event_type type, json_t *data);
+
+/* A sink receives each event as one complete JSON line (with '\n'). */
+struct event_sink {
+    const char *name;
+    int (*write)(struct event_sink *self, const char *line, size_t len, struct cell_err *err);
+    /* Called once at the end of the run: flush what is buffered. */
+    int (*flush)(struct event_sink *self, struct cell_err *err);
+    void (*free)(struct event_sink *self);
+};
+
+/* JSONL file sink: O_APPEND, one write() per event, space reserved before the
+ * write so a full disk yields "sink full" and never a torn line. */
+int sink_jsonl_open(const char *path, struct event_sink **out, struct cell_err *err);
+
+struct signer; /* event/sign.h */
+
+#define EVENT_BUS_MAX_SINKS 4
+
+struct event_bus {
+    struct event_ctx ctx;
+    struct event_sink *sinks[EVENT_BUS_MAX_SINKS];
+    size_t n_sinks;
+    struct signer *signer;   /* NULL: plain events; owned by the bus */
+    /* First sink failure of the run: the run is then marked failed. */
+    bool failed;
+    struct cell_err failure;
+    uint64_t emitted;
+};
+
+void event_bus_init(struct event_bus *bus);
+/* Takes ownership of the sink. */
+void event_bus_add_sink(struct event_bus *bus, struct event_sink *sink);
+/* Build, optionally sign, serialize and write to every sink. Steals data.
+ * A sink failure is recorded in bus->failed/failure (and logged once by the
+ * caller); the event still goes to the other sinks. */
+int event_bus_emit(struct event_bus *bus, enum event_type type, json_t *data);
+int event_bus_flush(struct event_bus *bus);
+void event_bus_close(struct event_bus *bus);
+
+/* `cellos events FILE`: a readable timeline. */
+int cmd_events(int argc, char **argv);

@@ -1,0 +1,30 @@
+/* config.h: everything the supervisor reads from its environment, parsed
+ * once into inert data (CONTRACT section 3). Unknown or malformed values
+ * warn where the contract says so; fatal ones are reported as errors. */
+#pragma once
+#include "base/base.h"
+
+enum deployment_profile { PROFILE_PORTABLE, PROFILE_HARDENED };
+enum secret_broker { BROKER_ENV, BROKER_FILE };
+
+struct sup_config {
+    enum deployment_profile profile;
+    enum secret_broker broker;
+    char *jsonl_path;            /* CELLOS_JSONL_SINK_PATH / CELL_OS_JSONL_EVENTS */
+    bool noop_sink;              /* CELL_OS_USE_NOOP_SINK=1 */
+    char **argv0_allow_prefixes; /* CELLOS_RUN_ARGV0_ALLOW_PREFIXES, NULL-terminated or NULL */
+    char *export_dir;            /* CELLOS_EXPORT_DIR */
+    char *backend;               /* CELLOS_CELL_BACKEND: NULL/"stub" = host subprocess */
+    /* A value that must stop the run (bad profile, unknown backend...). It is
+     * reported after the sinks are open, so the failure is in the event log. */
+    bool has_error;
+    struct cell_err error;
+};
+
+typedef const char *(*getenv_fn)(const char *name);
+
+/* Parses the variables through `get` (getenv in production, a table in
+ * tests). Never fails as a whole: a value that must stop the run sets
+ * cfg->has_error. Warnings go to *warnings (newline separated) or NULL. */
+void sup_config_load(getenv_fn get, struct sup_config *cfg, char **warnings);
+void sup_config_clear(struct sup_config *cfg);

@@ -1,0 +1,322 @@
+#include "supervisor.h"
+
+#include <signal.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "backend/process.h"
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "config.h"
+#include "event/event.h"
+#include "loop/loop.h"
+#include "run_events.h"
+#include "secrets.h"
+#include "spec/spec.h"
+
+#define WORKLOAD_PATH "/usr/bin:/bin:/usr/local/bin"
+#define DEFAULT_GRACE_SECONDS 5
+
+struct cell_run {
+    struct cell_spec *spec;
+    const char *spec_bytes;
+    size_t spec_len;
+    struct sup_config cfg;
+    struct event_bus bus;
+    struct secret_set secrets;
+    struct loop *loop;
+    struct spawned child;
+    uint64_t start_ms;
+    struct loop_timer *timeout_timer;
+    struct loop_timer *grace_timer;
+    struct run_result result;
+};
+
+/* ---- steps before the cell exists ---- */
+
+static int check_argv0_policy(struct cell_run *run)
+{
+    char **prefixes = run->cfg.argv0_allow_prefixes;
+    if (!prefixes || !run->spec->run.present)
+        return 0;
+    const char *argv0 = run->spec->run.argv[0];
+    for (char **p = prefixes; *p; p++)
+        if (str_has_prefix(argv0, *p))
+            return 0;
+    log_error("spec.run.argv[0]: %s is not allowed here: it must start with one of the "
+              "prefixes in CELLOS_RUN_ARGV0_ALLOW_PREFIXES", argv0);
+    return -EPERM;
+}
+
+static int open_sinks(struct cell_run *run)
+{
+    if (run->cfg.jsonl_path) {
+        struct event_sink *sink;
+        struct cell_err err;
+        if (sink_jsonl_open(run->cfg.jsonl_path, &sink, &err) < 0) {
+            log_error("%s", err.msg);
+            return -err.errnum;
+        }
+        event_bus_add_sink(&run->bus, sink);
+    }
+    return 0;
+}
+
+static const char *env_getter(const char *name) { return getenv(name); }
+
+/* ---- the workload ---- */
+
+static char **build_workload_env(struct cell_run *run)
+{
+    size_t n = 3 + run->secrets.n;
+    char **env = xcalloc(n + 1, sizeof(*env));
+    size_t i = 0;
+    env[i++] = xstrdup("PATH=" WORKLOAD_PATH);
+    env[i++] = xasprintf("CELLOS_CELL_ID=%s", run->spec->id);
+    env[i++] = xasprintf("CELLOS_RUN_ID=%s", run->bus.ctx.run_id);
+    if (run->spec->run.secret_delivery == SECRET_DELIVERY_ENV) {
+        for (size_t s = 0; s < run->secrets.n; s++) {
+            const struct secret *sec = &run->secrets.items[s];
+            size_t len = strlen(sec->env_name) + 1 + sec->len + 1;
+            char *kv = sodium_malloc(len);
+            if (!kv)
+                abort();
+            snprintf(kv, len, "%s=%s", sec->env_name, sec->value);
+            env[i++] = kv;
+        }
+    }
+    return env;
+}
+
+static void free_workload_env(char **env)
+{
+    for (size_t i = 0; env[i]; i++) {
+        if (i < 3)
+            free(env[i]);
+        else
+            sodium_free(env[i]); /* secret values: wiped */
+    }
+    free(env);
+}
+
+static void free_strv(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+static int spawn_workload(struct cell_run *run)
+{
+    const struct run_spec *rs = &run->spec->run;
+    char **env = build_workload_env(run);
+    char **candidates = process_exec_candidates(rs->argv[0], WORKLOAD_PATH);
+    struct child_plan plan = {
+        .argv = rs->argv,
+        .envp = env,
+        .exec_paths = (const char *const *)candidates,
+        .cwd = rs->working_directory,
+    };
+    struct spawn_opts opts = { .clone_flags = 0, .cgroup_fd = -1 };
+    struct cell_err err = { 0 };
+    int status = 125;
+    int r = process_spawn(&plan, &opts, &run->child, &status, &err);
+    free_workload_env(env);
+    free_strv(candidates);
+    if (r < 0) {
+        log_error("%s", err.msg);
+        run_result_fail(&run->result, status, err.reason, err.msg);
+        return r;
+    }
+    return 0;
+}
+
+/* ---- the loop: exit, timeout, signals ---- */
+
+static void kill_cell(struct cell_run *run, int sig)
+{
+    if (run->child.pid > 0)
+        kill(-run->child.pid, sig); /* its process group (it leads a session) */
+    if (sig == SIGKILL)
+        process_kill_descendants(run->child.pid);
+}
+
+static void on_workload_exit(struct loop *loop, int fd, uint32_t events, void *userdata)
+{
+    struct cell_run *run = userdata;
+    int code = -1, signo = SIGKILL;
+    int r = process_reap(fd, &code, &signo);
+    if (r == -EAGAIN)
+        return;
+    if (r < 0) /* cannot happen unless someone else reaped it: do not spin */
+        log_warn("cannot read the workload's exit status: %s", strerror(-r));
+    run->child.pid = 0;
+    run_result_exited(&run->result, code, signo, now_mono_ms() - run->start_ms);
+    loop_del_fd(loop, fd);
+    loop_quit(loop, 0);
+}
+
+static void on_timeout(struct loop *loop, void *userdata)
+{
+    struct cell_run *run = userdata;
+    run->timeout_timer = NULL;
+    run->result.timed_out = true;
+    run->result.forced = true;
+    kill_cell(run, SIGKILL);
+}
+
+static void on_grace_expired(struct loop *loop, void *userdata)
+{
+    struct cell_run *run = userdata;
+    run->grace_timer = NULL;
+    kill_cell(run, SIGKILL);
+}
+
+static void on_signal(struct loop *loop, int signo, void *userdata)
+{
+    struct cell_run *run = userdata;
+    if (signo == SIGCHLD) {
+        process_reap_orphans(run->child.pid);
+        return;
+    }
+    if (run->result.stop_signal)
+        return; /* already stopping: the grace timer decides */
+    run->result.stop_signal = signo;
+    run->result.forced = true;
+    const struct run_limits *lim = &run->spec->run.limits;
+    uint32_t grace = lim->has_graceful_shutdown ? lim->graceful_shutdown_seconds
+                                                : DEFAULT_GRACE_SECONDS;
+    log_info("received %s: stopping the cell (SIGKILL in %us)", strsignal(signo), grace);
+    kill_cell(run, SIGTERM);
+    run->grace_timer = loop_add_timer(loop, (uint64_t)grace * 1000, on_grace_expired, run);
+}
+
+static int run_loop(struct cell_run *run)
+{
+    int r = loop_add_fd(run->loop, run->child.pidfd, EPOLLIN, on_workload_exit, run);
+    if (r < 0)
+        return r;
+    run->timeout_timer = loop_add_timer(run->loop, spec_effective_timeout_ms(run->spec),
+                                        on_timeout, run);
+    r = loop_run(run->loop);
+    loop_cancel_timer(run->loop, run->timeout_timer);
+    loop_cancel_timer(run->loop, run->grace_timer);
+    return r;
+}
+
+/* ---- lifecycle ---- */
+
+static int setup_signals(struct cell_run *run)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD };
+    for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+        sigaddset(&set, sigs[i]);
+    signal(SIGPIPE, SIG_IGN);
+    /* Orphaned descendants are re-parented to us, so teardown can find and
+     * kill everything the workload started even without a cgroup. */
+    (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    return loop_watch_signals(run->loop, &set, on_signal, run);
+}
+
+static int resolve_secrets(struct cell_run *run)
+{
+    struct cell_err err = { 0 };
+    int r = secrets_resolve(run->cfg.broker, env_getter, run->spec->secret_refs,
+                            run->spec->n_secret_refs, &run->secrets, &err);
+    if (r < 0) {
+        log_error("%s", err.msg);
+        run_result_fail(&run->result, 125, err.reason, err.msg);
+    }
+    return r;
+}
+
+static int run_workload(struct cell_run *run)
+{
+    if (!run->spec->run.present)
+        return 0;
+    run->start_ms = now_mono_ms();
+    int r = spawn_workload(run);
+    if (r < 0)
+        return r;
+    r = run_loop(run);
+    if (r < 0) {
+        run_result_fail(&run->result, 125, "spawn_failed", "the event loop failed");
+        kill_cell(run, SIGKILL);
+    }
+    return r;
+}
+
+static void teardown(struct cell_run *run)
+{
+    kill_cell(run, SIGKILL);
+    if (run->child.pidfd >= 0)
+        close(run->child.pidfd);
+    run->child = (struct spawned){ .pid = 0, .pidfd = -1 };
+    secrets_free(&run->secrets);
+}
+
+/* Everything after the sinks are open: each failure is reported as events,
+ * and exactly one destroyed event closes the run. */
+static void run_cell(struct cell_run *run)
+{
+    if (run->cfg.has_error) {
+        log_error("%s", run->cfg.error.msg);
+        run_result_fail(&run->result, 125, run->cfg.error.reason, run->cfg.error.msg);
+    } else if (setup_signals(run) < 0) {
+        run_result_fail(&run->result, 125, "spawn_failed", "cannot watch signals");
+    } else if (resolve_secrets(run) == 0) {
+        emit_started(&run->bus, run->spec, run->spec_bytes, run->spec_len, NULL);
+        if (run_workload(run) == 0 && run->spec->run.present)
+            emit_command_outcome(&run->bus, &run->result, spec_effective_timeout_ms(run->spec));
+    }
+    if (run->result.failed && !run->result.reported)
+        emit_command_outcome(&run->bus, &run->result, 0);
+    teardown(run);
+    emit_destroyed(&run->bus, &run->result);
+}
+
+static int print_spec_errors(const struct spec_errors *errs)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        log_error("invalid spec: %s: %s", errs->items[i].path, errs->items[i].message);
+    return 2;
+}
+
+int supervisor_run(const char *spec_bytes, size_t spec_len)
+{
+    struct cell_run run = { .spec_bytes = spec_bytes, .spec_len = spec_len,
+                            .child = { .pid = 0, .pidfd = -1 } };
+    struct spec_errors errs = { 0 };
+    if (spec_parse(spec_bytes, spec_len, &run.spec, &errs) < 0) {
+        int status = print_spec_errors(&errs);
+        spec_errors_free(&errs);
+        return status;
+    }
+    spec_errors_free(&errs);
+    _cleanup_free_ char *warnings = NULL;
+    sup_config_load(env_getter, &run.cfg, &warnings);
+    if (warnings)
+        log_warn("%s", warnings);
+    int status = 2;
+    event_bus_init(&run.bus);
+    run_result_init(&run.result);
+    if (check_argv0_policy(&run) == 0) {
+        status = 125;
+        if (open_sinks(&run) == 0 && loop_new(&run.loop) == 0) {
+            event_ctx_init(&run.bus.ctx, run.spec->id, run.spec->correlation_id);
+            run_cell(&run);
+            event_bus_flush(&run.bus);
+            status = run_result_exit_status(&run.result, run.bus.failed);
+        }
+    }
+    event_bus_close(&run.bus);
+    loop_free(run.loop);
+    run_result_clear(&run.result);
+    sup_config_clear(&run.cfg);
+    spec_free(run.spec);
+    return status;
+}
