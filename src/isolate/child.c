@@ -1,12 +1,21 @@
 #include "child.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <net/if.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <grp.h>
 
 #include "base/strtab.h"
+#include "isolate/cgroup.h"
+#include "isolate/mounts.h"
+#include "isolate/seccomp.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -16,9 +25,16 @@ static const struct strtab_entry step_names[] = {
     { CHILD_STEP_SIGNALS, "reset signals" },
     { CHILD_STEP_SESSION, "start a session" },
     { CHILD_STEP_CGROUP, "join the cgroup" },
+    { CHILD_STEP_MOUNTS, "build the private mount tree" },
+    { CHILD_STEP_HOSTNAME, "set the hostname" },
+    { CHILD_STEP_LOOPBACK, "bring up loopback" },
+    { CHILD_STEP_SECRETS, "write secret files" },
+    { CHILD_STEP_INIT, "start the namespace's init" },
+    { CHILD_STEP_CAPS, "drop capabilities" },
+    { CHILD_STEP_USER, "switch user" },
     { CHILD_STEP_CWD, "enter the working directory" },
     { CHILD_STEP_FDS, "close inherited descriptors" },
-    { CHILD_STEP_NO_NEW_PRIVS, "set no_new_privs" },
+    { CHILD_STEP_SECCOMP, "install the seccomp filter" },
     { CHILD_STEP_EXEC, "execute" },
 };
 
@@ -33,7 +49,6 @@ int child_exec_exit_status(int errnum)
     return errnum == ENOENT || errnum == ENOTDIR ? 127 : 126;
 }
 
-/* Async-signal-safe string copy into a fixed buffer. */
 static void copy_detail(char *dst, size_t size, const char *src)
 {
     size_t i = 0;
@@ -51,8 +66,10 @@ static _Noreturn void fail(const struct child_plan *plan, enum child_step step, 
     _exit(127);
 }
 
-/* The supervisor blocks signals for its signalfd and may ignore SIGPIPE:
- * both would be inherited through execve, so restore the defaults. */
+/* ---- cell setup (in the first child; PID 1 with a pid namespace) ---- */
+
+/* The supervisor blocks signals for its signalfd and ignores SIGPIPE: both
+ * would be inherited through execve, so restore the defaults. */
 static int step_signals(const struct child_plan *plan, const char **detail)
 {
     sigset_t none;
@@ -72,10 +89,178 @@ static int step_session(const struct child_plan *plan, const char **detail)
 
 static int step_cgroup(const struct child_plan *plan, const char **detail)
 {
-    for (size_t i = 0; i < plan->n_cgroup_procs_fds; i++)
-        if (write(plan->cgroup_procs_fds[i], "0", 1) != 1)
-            return -errno;
+    return plan->cgroup ? cgroup_child_join(plan->cgroup, plan->cgroup_cloned_into) : 0;
+}
+
+static int step_mounts(const struct child_plan *plan, const char **detail)
+{
+    if (!plan->mounts)
+        return 0;
+    const struct mount_step *failed = NULL;
+    int r = mount_plan_apply(plan->mounts, &failed);
+    if (r < 0 && failed)
+        *detail = failed->target;
+    return r;
+}
+
+static int step_hostname(const struct child_plan *plan, const char **detail)
+{
+    if (!plan->hostname)
+        return 0;
+    size_t len = strnlen(plan->hostname, 64);
+    return sethostname(plan->hostname, len) < 0 ? -errno : 0;
+}
+
+static int step_loopback(const struct child_plan *plan, const char **detail)
+{
+    if (!plan->loopback_up)
+        return 0;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct ifreq ifr = { 0 };
+    memcpy(ifr.ifr_name, "lo", 3);
+    int r = ioctl(fd, SIOCGIFFLAGS, &ifr);
+    if (r == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        r = ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    int saved = errno;
+    close(fd);
+    return r < 0 ? -saved : 0;
+}
+
+/* runtimeBroker: one 0400 file per secret on the cell's private tmpfs,
+ * owned by the workload's user. */
+static int step_secrets(const struct child_plan *plan, const char **detail)
+{
+    if (!plan->secrets_dir)
+        return 0;
+    int dir = open(plan->secrets_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (dir < 0) {
+        *detail = plan->secrets_dir;
+        return -errno;
+    }
+    int r = 0;
+    for (size_t i = 0; i < plan->n_secret_files && r == 0; i++) {
+        const struct child_secret_file *s = &plan->secret_files[i];
+        *detail = s->name;
+        int fd = openat(dir, s->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+        if (fd < 0) {
+            r = -errno;
+            break;
+        }
+        if (write_all(fd, s->value, s->len) < 0 ||
+            (plan->set_user && fchown(fd, plan->uid, plan->gid) < 0))
+            r = -errno;
+        close(fd);
+    }
+    close(dir);
+    return r;
+}
+
+/* ---- PID 1 of the cell's pid namespace ---- */
+
+static volatile sig_atomic_t pending_stop;
+
+static void remember_stop(int sig) { pending_stop = sig; }
+
+/* Signals from the parent namespace reach PID 1 only when it has a handler:
+ * install one for the stop signals and forward them to the workload. */
+static _Noreturn void run_init(const struct child_plan *plan, pid_t workload)
+{
+    static const int stop_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+    struct sigaction sa = { .sa_handler = remember_stop };
+    for (size_t i = 0; i < ARRAY_SIZE(stop_signals); i++)
+        sigaction(stop_signals[i], &sa, NULL);
+    close(plan->err_fd); /* the workload holds the copy that matters now */
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, __WALL);
+        if (pid < 0 && errno == EINTR) {
+            if (pending_stop)
+                kill(workload, pending_stop);
+            pending_stop = 0;
+            continue;
+        }
+        if (pid == workload || pid < 0) {
+            int32_t report = pid == workload ? status : (int32_t)(SIGKILL);
+            (void)!write(plan->status_fd, &report, sizeof(report));
+            _exit(0); /* the kernel now kills the rest of the namespace */
+        }
+    }
+}
+
+static int step_init(const struct child_plan *plan, const char **detail)
+{
+    if (!plan->pid_init)
+        return 0;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid > 0)
+        run_init(plan, pid);
+    close(plan->status_fd); /* only init reports */
     return 0;
+}
+
+/* ---- the workload's own steps ---- */
+
+static int capset_all(uint32_t keep_mask_lo, uint32_t keep_mask_hi, bool keep)
+{
+    struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &hdr, data) < 0)
+        return -errno;
+    for (int i = 0; i < 2; i++) {
+        uint32_t mask = i == 0 ? keep_mask_lo : keep_mask_hi;
+        data[i].effective = keep ? data[i].effective & mask : 0;
+        data[i].permitted = keep ? data[i].permitted & mask : 0;
+        data[i].inheritable = keep ? data[i].inheritable & mask : 0;
+    }
+    return syscall(SYS_capset, &hdr, data) < 0 ? -errno : 0;
+}
+
+static int drop_bounding(int cap)
+{
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+        return -errno;
+    return 0;
+}
+
+/* A cell with its own netns never keeps CAP_NET_ADMIN / CAP_NET_RAW; a
+ * workload with run.user keeps nothing at all, bounding set included. */
+static int step_caps(const struct child_plan *plan, const char **detail)
+{
+    if (plan->set_user) {
+        for (int cap = 0; cap <= 63; cap++) {
+            int r = drop_bounding(cap);
+            if (r < 0)
+                return r;
+        }
+        return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL
+                   ? -errno : 0;
+    }
+    if (!plan->drop_net_caps)
+        return 0;
+    int r = drop_bounding(CAP_NET_ADMIN);
+    if (r == 0)
+        r = drop_bounding(CAP_NET_RAW);
+    if (r == 0)
+        r = capset_all(~((1u << CAP_NET_ADMIN) | (1u << CAP_NET_RAW)), ~0u, true);
+    return r;
+}
+
+static int step_user(const struct child_plan *plan, const char **detail)
+{
+    if (!plan->set_user)
+        return 0;
+    gid_t groups[1] = { plan->gid };
+    if (setgroups(1, groups) < 0 || setresgid(plan->gid, plan->gid, plan->gid) < 0 ||
+        setresuid(plan->uid, plan->uid, plan->uid) < 0)
+        return -errno;
+    /* setresuid away from root clears permitted and effective; make sure. */
+    return plan->uid != 0 ? capset_all(0, 0, false) : 0;
 }
 
 static int step_cwd(const struct child_plan *plan, const char **detail)
@@ -91,9 +276,11 @@ static int step_fds(const struct child_plan *plan, const char **detail)
     return syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0 ? -errno : 0;
 }
 
-static int step_no_new_privs(const struct child_plan *plan, const char **detail)
+/* NO_NEW_PRIVS always, then the filter: last, because it may deny what the
+ * steps above needed. */
+static int step_seccomp(const struct child_plan *plan, const char **detail)
 {
-    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? -errno : 0;
+    return seccomp_program_install(plan->seccomp);
 }
 
 /* Like execvpe over candidates computed by the parent: ENOENT for a
@@ -116,9 +303,16 @@ static const child_step_fn checklist[CHILD_STEP__COUNT] = {
     [CHILD_STEP_SIGNALS] = step_signals,
     [CHILD_STEP_SESSION] = step_session,
     [CHILD_STEP_CGROUP] = step_cgroup,
+    [CHILD_STEP_MOUNTS] = step_mounts,
+    [CHILD_STEP_HOSTNAME] = step_hostname,
+    [CHILD_STEP_LOOPBACK] = step_loopback,
+    [CHILD_STEP_SECRETS] = step_secrets,
+    [CHILD_STEP_INIT] = step_init,
+    [CHILD_STEP_CAPS] = step_caps,
+    [CHILD_STEP_USER] = step_user,
     [CHILD_STEP_CWD] = step_cwd,
     [CHILD_STEP_FDS] = step_fds,
-    [CHILD_STEP_NO_NEW_PRIVS] = step_no_new_privs,
+    [CHILD_STEP_SECCOMP] = step_seccomp,
     [CHILD_STEP_EXEC] = step_exec,
 };
 

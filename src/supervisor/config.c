@@ -15,6 +15,45 @@ static const struct strtab_entry brokers[] = {
     { BROKER_FILE, "file" },
 };
 
+static const struct strtab_entry namespace_tokens[] = {
+    { NS_PID, "pid" }, { NS_IPC, "ipc" }, { NS_NET, "net" }, { NS_UTS, "uts" },
+    { NS_MNT, "mnt" }, { NS_MNT, "mount" }, { NS_MNT, "ns" },
+};
+
+static const struct strtab_entry namespace_display[] = {
+    { NS_PID, "pid" }, { NS_IPC, "ipc" }, { NS_NET, "net" }, { NS_UTS, "uts" }, { NS_MNT, "mnt" },
+};
+
+unsigned parse_unshare_list(const char *value, struct buf *warnings)
+{
+    if (strcmp(value, "1") == 0 || strcmp(value, "default") == 0)
+        return NS_DEFAULT;
+    _cleanup_free_ char *copy = xstrdup(value);
+    unsigned mask = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        int bit = strtab_value(namespace_tokens, ARRAY_SIZE(namespace_tokens), tok);
+        if (bit < 0)
+            buf_printf(warnings, "CELLOS_SUBPROCESS_UNSHARE: unknown namespace '%s' ignored "
+                                 "(use pid, ipc, net, uts, mnt)\n", tok);
+        else
+            mask |= (unsigned)bit;
+    }
+    return mask;
+}
+
+size_t namespace_names(unsigned mask, const char **names, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(namespace_display); i++)
+        if (mask & (unsigned)namespace_display[i].value) {
+            if (n < cap)
+                names[n] = namespace_display[i].name;
+            n++;
+        }
+    return n;
+}
+
 static const char *get_nonempty(getenv_fn get, const char *name)
 {
     const char *v = get(name);
@@ -91,6 +130,15 @@ void sup_config_load(getenv_fn get, struct sup_config *cfg, char **warnings)
     }
     c.export_dir = xstrdup(get_nonempty(get, "CELLOS_EXPORT_DIR"));
     c.backend = xstrdup(get_nonempty(get, "CELLOS_CELL_BACKEND"));
+    bool hardened = c.profile == PROFILE_HARDENED;
+    const char *unshare = get_nonempty(get, "CELLOS_SUBPROCESS_UNSHARE");
+    c.namespaces = hardened ? NS_ALL : unshare ? parse_unshare_list(unshare, &warn) : 0;
+    const char *parent = get_nonempty(get, "CELLOS_CGROUP_PARENT");
+    c.cgroup_parent = xstrdup(parent ? parent : hardened ? "cellos" : NULL);
+    c.cgroup_memory_max = xstrdup(get_nonempty(get, "CELLOS_CGROUP_MEMORY_MAX"));
+    c.cgroup_cpu_max = xstrdup(get_nonempty(get, "CELLOS_CGROUP_CPU_MAX"));
+    const char *seccomp = get_nonempty(get, "CELLOS_SECCOMP");
+    c.seccomp = xstrdup(seccomp ? seccomp : hardened ? "baseline" : "off");
     if (!c.has_error && c.backend && strcmp(c.backend, "stub") != 0) {
         c.has_error = true;
         cell_err_set(&c.error, ENOTSUP, "isolation_failed",
@@ -111,5 +159,9 @@ void sup_config_clear(struct sup_config *cfg)
     free(cfg->argv0_allow_prefixes);
     free(cfg->export_dir);
     free(cfg->backend);
+    free(cfg->cgroup_parent);
+    free(cfg->cgroup_memory_max);
+    free(cfg->cgroup_cpu_max);
+    free(cfg->seccomp);
     memset(cfg, 0, sizeof(*cfg));
 }

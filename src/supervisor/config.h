@@ -3,8 +3,20 @@
  * warn where the contract says so; fatal ones are reported as errors. */
 #pragma once
 #include "base/base.h"
+#include "base/buf.h"
 
 enum deployment_profile { PROFILE_PORTABLE, PROFILE_HARDENED };
+
+/* Namespaces a cell may get (CELLOS_SUBPROCESS_UNSHARE). */
+enum {
+    NS_PID = 1u << 0,
+    NS_IPC = 1u << 1,
+    NS_NET = 1u << 2,
+    NS_UTS = 1u << 3,
+    NS_MNT = 1u << 4,
+    NS_ALL = NS_PID | NS_IPC | NS_NET | NS_UTS | NS_MNT,
+    NS_DEFAULT = NS_PID | NS_IPC | NS_MNT | NS_NET, /* "1" / "default" */
+};
 enum secret_broker { BROKER_ENV, BROKER_FILE };
 
 struct sup_config {
@@ -15,6 +27,11 @@ struct sup_config {
     char **argv0_allow_prefixes; /* CELLOS_RUN_ARGV0_ALLOW_PREFIXES, NULL-terminated or NULL */
     char *export_dir;            /* CELLOS_EXPORT_DIR */
     char *backend;               /* CELLOS_CELL_BACKEND: NULL/"stub" = host subprocess */
+    unsigned namespaces;         /* NS_* from CELLOS_SUBPROCESS_UNSHARE (hardened: NS_ALL) */
+    char *cgroup_parent;         /* CELLOS_CGROUP_PARENT (hardened default "cellos") */
+    char *cgroup_memory_max;     /* CELLOS_CGROUP_MEMORY_MAX, parsed by the cgroup module */
+    char *cgroup_cpu_max;        /* CELLOS_CGROUP_CPU_MAX */
+    char *seccomp;               /* CELLOS_SECCOMP (hardened default "baseline") */
     /* A value that must stop the run (bad profile, unknown backend...). It is
      * reported after the sinks are open, so the failure is in the event log. */
     bool has_error;
@@ -28,3 +45,9 @@ typedef const char *(*getenv_fn)(const char *name);
  * cfg->has_error. Warnings go to *warnings (newline separated) or NULL. */
 void sup_config_load(getenv_fn get, struct sup_config *cfg, char **warnings);
 void sup_config_clear(struct sup_config *cfg);
+
+/* CELLOS_SUBPROCESS_UNSHARE -> NS_* bits; unknown tokens are named in
+ * *warnings. */
+unsigned parse_unshare_list(const char *value, struct buf *warnings);
+/* "pid", "ipc", ... for each bit set, in a fixed order; returns the count. */
+size_t namespace_names(unsigned mask, const char **names, size_t cap);

@@ -1,6 +1,8 @@
 #include "supervisor.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <sodium.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -10,6 +12,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "config.h"
+#include "isolation.h"
 #include "event/event.h"
 #include "loop/loop.h"
 #include "run_events.h"
@@ -26,6 +29,9 @@ struct cell_run {
     struct sup_config cfg;
     struct event_bus bus;
     struct secret_set secrets;
+    struct cell_isolation iso;
+    bool iso_ready;
+    int status_fd;            /* read end: the pid-ns init reports the wait status */
     struct loop *loop;
     struct spawned child;
     uint64_t start_ms;
@@ -68,14 +74,24 @@ static const char *env_getter(const char *name) { return getenv(name); }
 
 /* ---- the workload ---- */
 
+/* The first PLAIN_ENV_MAX entries are ordinary strings; the rest hold
+ * secret values in sodium memory. */
+#define PLAIN_ENV_MAX 4
+
 static char **build_workload_env(struct cell_run *run)
 {
-    size_t n = 3 + run->secrets.n;
+    size_t n = PLAIN_ENV_MAX + run->secrets.n;
     char **env = xcalloc(n + 1, sizeof(*env));
     size_t i = 0;
     env[i++] = xstrdup("PATH=" WORKLOAD_PATH);
     env[i++] = xasprintf("CELLOS_CELL_ID=%s", run->spec->id);
     env[i++] = xasprintf("CELLOS_RUN_ID=%s", run->bus.ctx.run_id);
+    env[i++] = run->iso.secrets_dir ? xasprintf("CELLOS_SECRETS_DIR=%s", run->iso.secrets_dir)
+                                    : xstrdup("");
+    if (!env[i - 1][0]) {
+        free(env[--i]);
+        env[i] = NULL;
+    }
     if (run->spec->run.secret_delivery == SECRET_DELIVERY_ENV) {
         for (size_t s = 0; s < run->secrets.n; s++) {
             const struct secret *sec = &run->secrets.items[s];
@@ -90,10 +106,10 @@ static char **build_workload_env(struct cell_run *run)
     return env;
 }
 
-static void free_workload_env(char **env)
+static void free_workload_env(char **env, size_t n_plain)
 {
     for (size_t i = 0; env[i]; i++) {
-        if (i < 3)
+        if (i < n_plain)
             free(env[i]);
         else
             sodium_free(env[i]); /* secret values: wiped */
@@ -112,18 +128,30 @@ static int spawn_workload(struct cell_run *run)
 {
     const struct run_spec *rs = &run->spec->run;
     char **env = build_workload_env(run);
+    size_t n_plain = run->iso.secrets_dir ? 4 : 3;
     char **candidates = process_exec_candidates(rs->argv[0], WORKLOAD_PATH);
     struct child_plan plan = {
+        .status_fd = -1,
         .argv = rs->argv,
         .envp = env,
         .exec_paths = (const char *const *)candidates,
         .cwd = rs->working_directory,
+        .hostname = (run->iso.namespaces & NS_UTS) ? run->spec->id : NULL,
     };
-    struct spawn_opts opts = { .clone_flags = 0, .cgroup_fd = -1 };
+    isolation_fill_plan(&run->iso, &plan);
+    int status_pipe[2] = { -1, -1 };
+    if (plan.pid_init && pipe2(status_pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
+        plan.status_fd = status_pipe[1];
+        run->status_fd = status_pipe[0];
+    }
+    struct spawn_opts opts = { .clone_flags = run->iso.clone_flags,
+                               .cgroup_fd = run->iso.attach.clone_fd };
     struct cell_err err = { 0 };
     int status = 125;
     int r = process_spawn(&plan, &opts, &run->child, &status, &err);
-    free_workload_env(env);
+    if (status_pipe[1] >= 0)
+        close(status_pipe[1]);
+    free_workload_env(env, n_plain);
     free_strv(candidates);
     if (r < 0) {
         log_error("%s", err.msg);
@@ -139,8 +167,29 @@ static void kill_cell(struct cell_run *run, int sig)
 {
     if (run->child.pid > 0)
         kill(-run->child.pid, sig); /* its process group (it leads a session) */
-    if (sig == SIGKILL)
+    if (sig == SIGKILL) {
+        if (run->child.pid > 0)
+            kill(run->child.pid, SIGKILL); /* the pid-ns init takes the namespace with it */
+        if (run->iso_ready)
+            isolation_kill(&run->iso);
         process_kill_descendants(run->child.pid);
+    }
+}
+
+/* With a pid namespace the workload is the init's child: its wait status
+ * comes through the status pipe. */
+static void read_reported_status(struct cell_run *run, int *code, int *signo)
+{
+    int32_t wstatus;
+    if (run->status_fd < 0 || read(run->status_fd, &wstatus, sizeof(wstatus)) != sizeof(wstatus))
+        return;
+    if (WIFEXITED(wstatus)) {
+        *code = WEXITSTATUS(wstatus);
+        *signo = 0;
+    } else if (WIFSIGNALED(wstatus)) {
+        *code = -1;
+        *signo = WTERMSIG(wstatus);
+    }
 }
 
 static void on_workload_exit(struct loop *loop, int fd, uint32_t events, void *userdata)
@@ -152,7 +201,15 @@ static void on_workload_exit(struct loop *loop, int fd, uint32_t events, void *u
         return;
     if (r < 0) /* cannot happen unless someone else reaped it: do not spin */
         log_warn("cannot read the workload's exit status: %s", strerror(-r));
+    read_reported_status(run, &code, &signo);
     run->child.pid = 0;
+    if (run->iso_ready && isolation_oom_killed(&run->iso)) {
+        run->result.oom_killed = true;
+        if (signo == 0 && code != 0) { /* the init saw its child die: still an OOM kill */
+            code = -1;
+            signo = SIGKILL;
+        }
+    }
     run_result_exited(&run->result, code, signo, now_mono_ms() - run->start_ms);
     loop_del_fd(loop, fd);
     loop_quit(loop, 0);
@@ -234,6 +291,19 @@ static int resolve_secrets(struct cell_run *run)
     return r;
 }
 
+static int setup_isolation(struct cell_run *run)
+{
+    struct cell_err err = { 0 };
+    int r = isolation_setup(&run->iso, run->spec, &run->cfg, &run->secrets, &err);
+    if (r < 0) {
+        log_error("cannot enforce the cell's isolation: %s", err.msg);
+        run_result_fail(&run->result, 125, "isolation_failed", err.msg);
+        return r;
+    }
+    run->iso_ready = true;
+    return 0;
+}
+
 static int run_workload(struct cell_run *run)
 {
     if (!run->spec->run.present)
@@ -256,6 +326,12 @@ static void teardown(struct cell_run *run)
     if (run->child.pidfd >= 0)
         close(run->child.pidfd);
     run->child = (struct spawned){ .pid = 0, .pidfd = -1 };
+    if (run->status_fd >= 0)
+        close(run->status_fd);
+    run->status_fd = -1;
+    if (run->iso_ready)
+        isolation_teardown(&run->iso, &run->result);
+    run->iso_ready = false;
     secrets_free(&run->secrets);
 }
 
@@ -268,8 +344,10 @@ static void run_cell(struct cell_run *run)
         run_result_fail(&run->result, 125, run->cfg.error.reason, run->cfg.error.msg);
     } else if (setup_signals(run) < 0) {
         run_result_fail(&run->result, 125, "spawn_failed", "cannot watch signals");
-    } else if (resolve_secrets(run) == 0) {
-        emit_started(&run->bus, run->spec, run->spec_bytes, run->spec_len, NULL);
+    } else if (resolve_secrets(run) == 0 && setup_isolation(run) == 0) {
+        struct isolation_info info;
+        isolation_describe(&run->iso, &info);
+        emit_started(&run->bus, run->spec, run->spec_bytes, run->spec_len, &info);
         if (run_workload(run) == 0 && run->spec->run.present)
             emit_command_outcome(&run->bus, &run->result, spec_effective_timeout_ms(run->spec));
     }
@@ -289,7 +367,7 @@ static int print_spec_errors(const struct spec_errors *errs)
 int supervisor_run(const char *spec_bytes, size_t spec_len)
 {
     struct cell_run run = { .spec_bytes = spec_bytes, .spec_len = spec_len,
-                            .child = { .pid = 0, .pidfd = -1 } };
+                            .child = { .pid = 0, .pidfd = -1 }, .status_fd = -1 };
     struct spec_errors errs = { 0 };
     if (spec_parse(spec_bytes, spec_len, &run.spec, &errs) < 0) {
         int status = print_spec_errors(&errs);
