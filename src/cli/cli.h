@@ -8,3 +8,6 @@ int cli_read_spec(const char *path, char **bytes, size_t *len);
 
 /* Verbs implemented beside their modules. */
 int cmd_verify(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_reconcile(int argc, char **argv);

@@ -26,6 +26,9 @@ static int cmd_help(int argc, char **argv);
 static const struct verb verbs[] = {
     { "run", "SPEC", "run one cell from SPEC (a path, or - for stdin)", cmd_run },
     { "validate", "SPEC", "parse and validate SPEC, print every error; exit 0 or 2", cmd_validate },
+    { "plan", "SPEC", "validate, then print what would be enforced; runs nothing", cmd_plan },
+    { "probe", "[--json]", "report what this host can enforce", cmd_probe },
+    { "reconcile", "", "remove what a killed supervisor left behind (idempotent)", cmd_reconcile },
     { "events", "FILE", "print a readable timeline of a JSONL event file", cmd_events },
     { "verify", "[--keys FILE] [--json] EVENTS.jsonl",
       "verify signed event streams: signature, chain, sequence, sealing", cmd_verify },

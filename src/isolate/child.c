@@ -84,7 +84,11 @@ static int step_signals(const struct child_plan *plan, const char **detail)
  * caller's terminal, and a process group the supervisor can signal. */
 static int step_session(const struct child_plan *plan, const char **detail)
 {
-    return setsid() < 0 ? -errno : 0;
+    if (setsid() < 0)
+        return -errno;
+    /* If the supervisor dies (even by SIGKILL) the cell dies with it; as a
+     * pid-ns init this takes the whole namespace down. */
+    return prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ? -errno : 0;
 }
 
 static int step_cgroup(const struct child_plan *plan, const char **detail)
@@ -258,6 +262,9 @@ static int step_user(const struct child_plan *plan, const char **detail)
     gid_t groups[1] = { plan->gid };
     if (setgroups(1, groups) < 0 || setresgid(plan->gid, plan->gid, plan->gid) < 0 ||
         setresuid(plan->uid, plan->uid, plan->uid) < 0)
+        return -errno;
+    /* A credential change clears the parent-death signal: set it again. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         return -errno;
     /* setresuid away from root clears permitted and effective; make sure. */
     return plan->uid != 0 ? capset_all(0, 0, false) : 0;

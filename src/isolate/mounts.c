@@ -119,7 +119,7 @@ int mount_plan_build(const char *host_root, const struct mount_opts *o, struct m
     }
     plan_dev(&p);
     add_step(&p, MOP_MKDIR, NULL, "/tmp", 01777, 0, 0);
-    add_step(&p, MOP_TMPFS, NULL, "/tmp", 01777, 0, 0);
+    add_step(&p, MOP_TMPFS, NULL, "/tmp", 01777, o->uid, o->gid);
     add_step(&p, MOP_MKDIR, NULL, "/run", 0755, 0, 0);
     add_step(&p, MOP_TMPFS, NULL, "/run", 0755, 0, 0);
     if (o->secrets_dir) {

@@ -1,5 +1,6 @@
 #include "isolation.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -99,7 +100,8 @@ static int setup_secret_files(struct cell_isolation *iso, const struct cell_spec
         iso->secrets_dir = xstrdup(CELL_SECRETS_DIR);
         return 0;
     }
-    char tmpl[] = "/dev/shm/cellos-secrets-XXXXXX";
+    _cleanup_free_ char *tmpl = xasprintf(SECRETS_HOST_BASE "/" SECRETS_HOST_PREFIX "%d-XXXXXX",
+                                          (int)getpid());
     if (!mkdtemp(tmpl))
         return cell_err_set(err, errno, "isolation_failed",
                             "cannot create a secrets directory in /dev/shm: %s", strerror(errno));
@@ -210,16 +212,24 @@ bool isolation_oom_killed(const struct cell_isolation *iso)
     return iso->cgroup && cgroup_oom_killed(iso->cgroup, &killed) == 0 && killed;
 }
 
+int remove_secret_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (e->d_name[0] != '.')
+                (void)unlinkat(dirfd(d), e->d_name, 0);
+        closedir(d);
+    }
+    return rmdir(dir) < 0 && errno != ENOENT ? -errno : 0;
+}
+
 static void remove_host_secrets(struct cell_isolation *iso, struct run_result *result)
 {
     if (!iso->host_secrets_dir)
         return;
-    for (size_t i = 0; i < iso->n_secret_files; i++) {
-        _cleanup_free_ char *path = xasprintf("%s/%s", iso->host_secrets_dir,
-                                              iso->secret_files[i].name);
-        (void)unlink(path);
-    }
-    if (rmdir(iso->host_secrets_dir) < 0 && errno != ENOENT)
+    if (remove_secret_dir(iso->host_secrets_dir) < 0)
         run_result_add_residue(result, iso->host_secrets_dir);
     free(iso->host_secrets_dir);
     iso->host_secrets_dir = NULL;

@@ -15,6 +15,10 @@
 #include "spec/spec.h"
 
 #define CELL_SECRETS_DIR "/run/cellos/secrets" /* inside cells with a mount namespace */
+/* Without a mount namespace: SECRETS_HOST_BASE/cellos-secrets-<supervisor pid>-XXXXXX,
+ * so `cellos reconcile` can tell a dead supervisor's directory. */
+#define SECRETS_HOST_BASE "/dev/shm"
+#define SECRETS_HOST_PREFIX "cellos-secrets-"
 
 struct cell_isolation {
     unsigned namespaces;             /* NS_* */
@@ -49,3 +53,5 @@ void isolation_kill(struct cell_isolation *iso);
 bool isolation_oom_killed(const struct cell_isolation *iso);
 /* Undo everything; what could not be undone goes into result->residue. */
 void isolation_teardown(struct cell_isolation *iso, struct run_result *result);
+/* Remove a host secrets directory and the files in it. */
+int remove_secret_dir(const char *dir);
