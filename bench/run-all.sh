@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Every benchmark, one after another. Results go to stdout; docs/performance.md
+# records them with the date and the command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+/usr/bin/python3 bench/coldstart.py "$@"
