@@ -16,9 +16,11 @@ cat > "$work/spec.json" <<'JSON'
     "lifetime": { "ttlSeconds": 60 },
     "run": {
       "argv": ["/bin/sh", "-c",
-               "echo \"hello from cell $CELLOS_CELL_ID (run $CELLOS_RUN_ID)\"; echo \"pid $$, environment:\"; env | sort | sed 's/^DEMO_TOKEN=.*/DEMO_TOKEN=<redacted by the demo>/; s/^/  /'"],
+               "echo \"hello from cell $CELLOS_CELL_ID (hostname $(hostname), pid $$, user $(id -un))\"; echo 'environment:'; env | sort | sed 's/^DEMO_TOKEN=.*/DEMO_TOKEN=<redacted by the demo>/; s/^/  /'; echo \"processes visible: $(ls /proc | grep -c '^[0-9]')\"; echo \"network interfaces: $(ls /sys/class/net | tr '\\n' ' ')\"; touch /usr/x 2>/dev/null || echo 'host tree: read-only'; echo work > /job/out && echo \"workspace /job: writable ($(stat -c %U /job))\"; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status"],
+      "workingDirectory": "/job",
       "timeoutMs": 10000,
-      "secretDelivery": "env"
+      "secretDelivery": "env",
+      "limits": { "memoryMaxBytes": 268435456, "pidsMax": 64 }
     }
   }
 }
@@ -27,10 +29,14 @@ JSON
 echo "== cellos validate"
 build/cellos validate "$work/spec.json"
 echo
-echo "== cellos run (workload output follows)"
-CELLOS_JSONL_SINK_PATH="$work/events.jsonl" CELLOS_SECRET_DEMO_TOKEN="demo-secret" \
-  build/cellos run "$work/spec.json"
-echo "   exit status: $?"
+echo "== cellos plan (what will be enforced, abridged)"
+CELLOS_DEPLOYMENT_PROFILE=hardened build/cellos plan "$work/spec.json" | grep -vE '^  (bind-ro|symlink|bind-dev)'
+echo
+echo "== cellos run, hardened profile (workload output follows)"
+status=0
+CELLOS_DEPLOYMENT_PROFILE=hardened CELLOS_JSONL_SINK_PATH="$work/events.jsonl" \
+  CELLOS_SECRET_DEMO_TOKEN="demo-secret" build/cellos run "$work/spec.json" || status=$?
+echo "   exit status: $status"
 echo
 echo "== cellos events (the run's CloudEvents as a timeline)"
 build/cellos events "$work/events.jsonl"

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-static const char *const fresh_top_level[] = { "proc", "dev", "tmp", "run" };
+static const char *const fresh_top_level[] = { "proc", "sys", "dev", "tmp", "run" };
 static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 
 static void add_step(struct mount_plan *p, enum mount_op op, const char *source, const char *target,
@@ -117,6 +117,8 @@ int mount_plan_build(const char *host_root, const struct mount_opts *o, struct m
     } else {
         add_step(&p, MOP_BIND_RO, "/proc", "/proc", 0, 0, 0);
     }
+    add_step(&p, MOP_MKDIR, NULL, "/sys", 0555, 0, 0);
+    add_step(&p, MOP_SYSFS, NULL, "/sys", 0, 0, 0);
     plan_dev(&p);
     add_step(&p, MOP_MKDIR, NULL, "/tmp", 01777, 0, 0);
     add_step(&p, MOP_TMPFS, NULL, "/tmp", 01777, o->uid, o->gid);
@@ -154,7 +156,7 @@ void mount_plan_free(struct mount_plan *plan)
 static const char *const op_names[] = {
     [MOP_MKDIR] = "mkdir", [MOP_BIND_RO] = "bind-ro", [MOP_BIND_DEV] = "bind-dev",
     [MOP_TMPFS] = "tmpfs", [MOP_PROC] = "proc", [MOP_DEVPTS] = "devpts",
-    [MOP_SYMLINK] = "symlink", [MOP_FILE] = "file", [MOP_WRITE_FILE] = "write",
+    [MOP_SYMLINK] = "symlink", [MOP_SYSFS] = "sysfs", [MOP_FILE] = "file", [MOP_WRITE_FILE] = "write",
 };
 
 void mount_plan_format(const struct mount_plan *plan, struct buf *out)
@@ -264,6 +266,9 @@ static int apply_step(const struct mount_plan *plan, const struct mount_step *s)
         return mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0 ? -errno : 0;
     case MOP_PROC:
         return mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ? -errno : 0;
+    case MOP_SYSFS:
+        return mount("sysfs", path, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0
+                   ? -errno : 0;
     case MOP_DEVPTS:
         return mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC,
                      "newinstance,ptmxmode=0666,mode=0620") < 0 ? -errno : 0;

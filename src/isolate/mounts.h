@@ -3,7 +3,8 @@
  *
  * The view: a fresh tmpfs becomes the root; every top-level entry of the
  * host's / is bind-mounted into it read-only (nosuid, nodev), except those
- * the cell gets fresh: /proc (its own), /dev (null, zero, full, random,
+ * the cell gets fresh: /proc (its own), /sys (its own, read-only, so
+ * /sys/class/net shows the cell's interfaces), /dev (null, zero, full, random,
  * urandom, tty, pts, shm only), /tmp and /run (private tmpfs), and the
  * workspace at run.workingDirectory (private tmpfs owned by the workload's
  * user). /run is fresh rather than bound because a read-only bind still lets
@@ -21,6 +22,7 @@ enum mount_op {
     MOP_TMPFS,      /* tmpfs with mode, uid, gid */
     MOP_PROC,       /* a new proc instance */
     MOP_DEVPTS,     /* a new devpts instance */
+    MOP_SYSFS,      /* a new sysfs instance, read-only (reflects the cell's netns) */
     MOP_SYMLINK,    /* symlink source -> target */
     MOP_FILE,       /* an empty file as a bind target */
     MOP_WRITE_FILE, /* write a small file (e.g. resolv.conf) */
