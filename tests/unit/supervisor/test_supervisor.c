@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sodium.h>
 
+#include "base/buf.h"
 #include "event/event.h"
 #include "supervisor/config.h"
 #include "supervisor/run_events.h"
@@ -86,6 +87,43 @@ TEST(config_bad_values_are_errors_that_name_the_variable)
     sup_config_clear(&c);
 }
 
+TEST(unshare_list_parsing)
+{
+    struct buf warn = BUF_INIT;
+    is_int(parse_unshare_list("1", &warn), NS_DEFAULT, "1");
+    is_int(parse_unshare_list("default", &warn), NS_PID | NS_IPC | NS_MNT | NS_NET, "default");
+    is_int(parse_unshare_list("uts,mount,ns", &warn), NS_UTS | NS_MNT, "aliases");
+    ok(warn.len == 0, "no warning yet");
+    is_int(parse_unshare_list("pid,bogus, net", &warn), NS_PID | NS_NET, "unknown ignored");
+    ok(warn.data && strstr(warn.data, "'bogus'") != NULL, "unknown named");
+    is_int(parse_unshare_list("nothing", &warn), 0, "nothing valid: no unshare");
+    buf_free(&warn);
+    const char *names[8];
+    is_int(namespace_names(NS_ALL, names, 8), 5, "five");
+    is_str(names[0], "pid", "fixed order");
+    is_str(names[4], "mnt", "mnt last");
+}
+
+TEST(hardened_defaults)
+{
+    static const char *const env[] = { "CELLOS_DEPLOYMENT_PROFILE=hardened",
+                                       "CELLOS_SUBPROCESS_UNSHARE=net", NULL };
+    fake_env = env;
+    struct sup_config c;
+    sup_config_load(fake_getenv, &c, NULL);
+    is_int(c.namespaces, NS_ALL, "all namespaces whatever was asked");
+    is_str(c.cgroup_parent, "cellos", "cgroup parent");
+    is_str(c.seccomp, "baseline", "seccomp");
+    sup_config_clear(&c);
+    static const char *const env2[] = { "CELLOS_SUBPROCESS_UNSHARE=net", NULL };
+    fake_env = env2;
+    sup_config_load(fake_getenv, &c, NULL);
+    is_int(c.namespaces, NS_NET, "portable: as asked");
+    ok(c.cgroup_parent == NULL, "no cgroup parent");
+    is_str(c.seccomp, "off", "seccomp off");
+    sup_config_clear(&c);
+}
+
 TEST(secret_variable_names)
 {
     char *n = secret_variable_name(BROKER_ENV, "github-token");
@@ -100,7 +138,7 @@ TEST(env_broker_resolves_and_reports_missing)
 {
     static const char *const env[] = { "CELLOS_SECRET_A_KEY=v1", NULL };
     fake_env = env;
-    char *keys[] = { "a-key", "other" };
+    char *keys[] = { (char *)"a-key", (char *)"other" };
     struct secret_set set;
     struct cell_err err;
     ok(secrets_resolve(BROKER_ENV, fake_getenv, keys, 1, &set, &err) == 0, "found");
@@ -125,13 +163,13 @@ TEST(file_broker_strips_one_newline_and_refuses_symlinks)
     snprintf(envvar, sizeof(envvar), "CELLOS_SECRET_FILE_K=%s", path);
     const char *env[] = { envvar, NULL };
     fake_env = env;
-    char *keys[] = { "k" };
+    char *keys[] = { (char *)"k" };
     struct secret_set set;
     struct cell_err err;
     ok(secrets_resolve(BROKER_FILE, fake_getenv, keys, 1, &set, &err) == 0, "read");
     is_str(set.items[0].value, "abc\n", "exactly one newline stripped");
     secrets_free(&set);
-    symlink(path, link);
+    ok(symlink(path, link) == 0, "symlink");
     snprintf(envvar, sizeof(envvar), "CELLOS_SECRET_FILE_K=%s", link);
     ok(secrets_resolve(BROKER_FILE, fake_getenv, keys, 1, &set, &err) == -ELOOP, "O_NOFOLLOW");
     unlink(link);
