@@ -77,7 +77,7 @@ def run_one(build, t):
     timeout = t.get("timeout") or 300
     start = time.monotonic()
     try:
-        p = subprocess.run(t["cmd"], env=env, cwd=t.get("workdir") or ROOT,
+        p = subprocess.run(t["cmd"], env=env, cwd=t.get("workdir") or build,
                            capture_output=True, text=True, timeout=timeout,
                            stdin=subprocess.DEVNULL)
         res.output = p.stdout + p.stderr
