@@ -10,6 +10,7 @@
 #define SPEC_MAX_BYTES (1u << 20)   /* larger spec files are refused */
 #define SPEC_MAX_DEPTH 32           /* deeper JSON nesting is refused */
 #define SPEC_ID_MAX 128
+#define SPEC_MAX_ERRORS 100         /* past this, one "more than 100 errors" entry ends the list */
 
 enum net_proto { NET_PROTO_TCP, NET_PROTO_UDP };
 enum resolver_proto { RESOLVER_DO53_UDP, RESOLVER_DO53_TCP };
@@ -43,16 +44,17 @@ struct dns_authority {
     bool block_direct_workload_dns;
     struct dns_resolver *resolvers;
     size_t n_resolvers;
-    uint16_t *allowed_qtypes;   /* numeric DNS types */
+    uint16_t *allowed_qtypes;   /* numeric DNS types, as given (duplicates kept) */
     size_t n_allowed_qtypes;
-    bool allowed_qtypes_given;  /* false: the default A, AAAA, CNAME, HTTPS */
+    bool allowed_qtypes_given;  /* false: the default A, AAAA, CNAME, HTTPS, which
+                                 * allowed_qtypes then holds */
 };
 
 struct cpu_max {
     bool present;
     bool unlimited;             /* quota "max" */
-    uint64_t quota_micros;
-    uint64_t period_micros;
+    uint64_t quota_micros;      /* 0 when unlimited */
+    uint64_t period_micros;     /* default 100000 */
 };
 
 struct run_limits {
@@ -92,6 +94,7 @@ struct cell_spec {
     char *kind;
     char *id;
     char *correlation_id;       /* NULL when absent */
+    char *tenant_id;            /* spec.correlation.tenantId, NULL when absent */
     char **secret_refs;
     size_t n_secret_refs;
     struct egress_rule *egress_rules;
