@@ -18,6 +18,7 @@ import json
 import math
 import os
 import random
+import shutil
 import struct
 import subprocess
 import sys
@@ -227,6 +228,13 @@ def main():
     pk_text = b64url(bytes(sk.verify_key))
     hmac_key = b"cellos interop hmac key, 37 bytes.."
     tmp = tempfile.mkdtemp(prefix="cellos-sign-interop-")
+    try:
+        return checks(tap, tmp, sign_vector, verify_cli, rng, seed, sk, pk_text, hmac_key)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def checks(tap, tmp, sign_vector, verify_cli, rng, seed, sk, pk_text, hmac_key):
 
     def write(name, text):
         path = os.path.join(tmp, name)
