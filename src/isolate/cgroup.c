@@ -579,6 +579,12 @@ static void plan_leaves(const struct cgroup_layout *l, const struct cgroup_limit
         const struct cgroup_mount *m = &l->ctrl[c];
         if (m->version != 1 || (c == CGROUP_FREEZER && l->v2.version))
             continue;
+        /* On a host with a cgroup2 mount (whose leaf tracks and kills the
+         * cell), a v1 hierarchy whose controller carries no limit gets no
+         * leaf: each costs a mkdir, a join and an rmdir on every cold start.
+         * Pure v1 keeps them all: there they are how the cell is tracked. */
+        if (l->v2.version && !(present & (1u << c)))
+            continue;
         size_t i = 0;
         while (i < p->n_leaves && strcmp(p->leaves[i].mount, m->path) != 0)
             i++;
