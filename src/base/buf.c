@@ -28,12 +28,17 @@ void buf_putc(struct buf *b, char c) { buf_append(b, &c, 1); }
 
 void buf_printf(struct buf *b, const char *fmt, ...)
 {
+    /* Most messages fit a small stack buffer: format once; only longer ones
+     * are formatted a second time straight into the grown buffer. */
+    char small[256];
     va_list ap, ap2;
     va_start(ap, fmt);
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
     va_end(ap);
-    if (n > 0) {
+    if (n > 0 && (size_t)n < sizeof(small)) {
+        buf_append(b, small, (size_t)n);
+    } else if (n > 0) {
         buf_reserve(b, (size_t)n);
         vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
         b->len += (size_t)n;
