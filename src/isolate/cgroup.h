@@ -208,7 +208,7 @@ const char *cgroup_leaf_path(const struct cgroup *c, size_t i);
 struct cgroup_child_attach {
     int clone_fd;     /* v2 leaf directory, O_RDONLY|O_DIRECTORY; -1 when none */
     int v2_procs_fd;  /* v2 leaf cgroup.procs, O_WRONLY; -1 when none */
-    int v1_procs_fd[CGROUP_MAX_LEAVES];
+    int v1_procs_fd[CGROUP_MAX_LEAVES]; /* v1 leaves' `tasks` (see cgroup_v2.c open_procs) */
     size_t n_v1;
     int lock_fd[CGROUP_MAX_LEAVES]; /* every leaf directory (clone_fd among them) */
     size_t n_lock;

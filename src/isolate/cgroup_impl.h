@@ -15,6 +15,7 @@ struct cg_leaf {
     char *path;
     int dir_fd;   /* flock(LOCK_EX) held: the owner is alive */
     int procs_fd; /* cgroup.procs, O_WRONLY */
+    int tasks_fd; /* v1 only: tasks, O_WRONLY, for the child's own join (see open_procs) */
 };
 
 struct cgroup {
