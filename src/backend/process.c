@@ -183,11 +183,10 @@ int process_kill_descendants(pid_t keep)
         int killed = kill_subtree_once();
         process_reap_orphans(keep);
         if (killed == 0)
-            break;
+            return total;
         total += killed;
         usleep(pass < 10 ? 1000 : 10000);
     }
-    process_reap_orphans(keep);
     return total;
 }
 

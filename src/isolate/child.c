@@ -69,14 +69,14 @@ static _Noreturn void fail(const struct child_plan *plan, enum child_step step, 
 /* ---- cell setup (in the first child; PID 1 with a pid namespace) ---- */
 
 /* The supervisor blocks signals for its signalfd and ignores SIGPIPE: both
- * would be inherited through execve, so restore the defaults. */
+ * would be inherited through execve (handlers are reset by exec itself, but
+ * ignored signals and the mask are not). SIGPIPE is the only signal the
+ * supervisor ignores. */
 static int step_signals(const struct child_plan *plan, const char **detail)
 {
     sigset_t none;
     sigemptyset(&none);
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            signal(sig, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
     return sigprocmask(SIG_SETMASK, &none, NULL) < 0 ? -errno : 0;
 }
 

@@ -163,17 +163,22 @@ static int spawn_workload(struct cell_run *run)
 
 /* ---- the loop: exit, timeout, signals ---- */
 
-static void kill_cell(struct cell_run *run, int sig)
+static void signal_cell(struct cell_run *run, int sig)
 {
     if (run->child.pid > 0)
         kill(-run->child.pid, sig); /* its process group (it leads a session) */
-    if (sig == SIGKILL) {
-        if (run->child.pid > 0)
-            kill(run->child.pid, SIGKILL); /* the pid-ns init takes the namespace with it */
-        if (run->iso_ready)
-            isolation_kill(&run->iso);
-        process_kill_descendants(run->child.pid);
-    }
+}
+
+/* SIGKILL everything: the pid-ns init takes its namespace along, the cgroup
+ * catches what left the process group, the subreaper walk the rest. */
+static void kill_cell(struct cell_run *run)
+{
+    signal_cell(run, SIGKILL);
+    if (run->child.pid > 0)
+        kill(run->child.pid, SIGKILL);
+    if (run->iso_ready)
+        isolation_kill(&run->iso);
+    process_kill_descendants(run->child.pid);
 }
 
 /* With a pid namespace the workload is the init's child: its wait status
@@ -221,14 +226,14 @@ static void on_timeout(struct loop *loop, void *userdata)
     run->timeout_timer = NULL;
     run->result.timed_out = true;
     run->result.forced = true;
-    kill_cell(run, SIGKILL);
+    kill_cell(run);
 }
 
 static void on_grace_expired(struct loop *loop, void *userdata)
 {
     struct cell_run *run = userdata;
     run->grace_timer = NULL;
-    kill_cell(run, SIGKILL);
+    kill_cell(run);
 }
 
 static void on_signal(struct loop *loop, int signo, void *userdata)
@@ -246,7 +251,7 @@ static void on_signal(struct loop *loop, int signo, void *userdata)
     uint32_t grace = lim->has_graceful_shutdown ? lim->graceful_shutdown_seconds
                                                 : DEFAULT_GRACE_SECONDS;
     log_info("received %s: stopping the cell (SIGKILL in %us)", strsignal(signo), grace);
-    kill_cell(run, SIGTERM);
+    signal_cell(run, SIGTERM);
     run->grace_timer = loop_add_timer(loop, (uint64_t)grace * 1000, on_grace_expired, run);
 }
 
@@ -315,14 +320,19 @@ static int run_workload(struct cell_run *run)
     r = run_loop(run);
     if (r < 0) {
         run_result_fail(&run->result, 125, "spawn_failed", "the event loop failed");
-        kill_cell(run, SIGKILL);
+        kill_cell(run);
     }
     return r;
 }
 
+/* The cgroup, when there is one, is killed and emptied by its destroy step
+ * in isolation_teardown; here the rest: process group, init, orphans. */
 static void teardown(struct cell_run *run)
 {
-    kill_cell(run, SIGKILL);
+    signal_cell(run, SIGKILL);
+    if (run->child.pid > 0)
+        kill(run->child.pid, SIGKILL);
+    process_kill_descendants(run->child.pid);
     if (run->child.pidfd >= 0)
         close(run->child.pidfd);
     run->child = (struct spawned){ .pid = 0, .pidfd = -1 };
