@@ -22,6 +22,12 @@
 
 #include "base/buf.h"
 #include "base/strtab.h"
+#ifndef CELLOS_SECCOMP_GENERATOR
+/* The baseline compiled at build time by gen_seccomp_baseline.c from the
+ * rules below: libseccomp's compiler costs milliseconds on every cold start,
+ * and the rules only change with the source. */
+#include "isolate/seccomp_baseline_bpf.h"
+#endif
 
 #define REASON "isolation_failed"
 
@@ -335,7 +341,7 @@ static int export_program(scmp_filter_ctx ctx, struct sock_fprog *out, struct ce
     return read_program(fd, "seccomp baseline", out, err);
 }
 
-static int build_baseline(struct sock_fprog *out, struct cell_err *err)
+int seccomp_baseline_compile(struct sock_fprog *out, struct cell_err *err)
 {
     _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
     int r = baseline_context(&ctx, err);
@@ -343,6 +349,23 @@ static int build_baseline(struct sock_fprog *out, struct cell_err *err)
         return r;
     return export_program(ctx, out, err);
 }
+
+#ifndef CELLOS_SECCOMP_GENERATOR
+/* A heap copy of the build-time program, so every mode frees alike. */
+static int build_baseline(struct sock_fprog *out, struct cell_err *err)
+{
+    size_t n = ARRAY_SIZE(seccomp_baseline_insns);
+    struct sock_filter *insns = xcalloc(n, sizeof(*insns));
+    memcpy(insns, seccomp_baseline_insns, sizeof(seccomp_baseline_insns));
+    *out = (struct sock_fprog){ .len = (unsigned short)n, .filter = insns };
+    return 0;
+}
+#else
+static int build_baseline(struct sock_fprog *out, struct cell_err *err)
+{
+    return seccomp_baseline_compile(out, err);
+}
+#endif
 
 /* ---- build, install, free ---------------------------------------------- */
 

@@ -56,6 +56,11 @@ int seccomp_program_build(enum seccomp_mode mode, const char *raw_path,
  * -errno. Async-signal-safe; prog may be NULL (= off). */
 int seccomp_program_install(const struct seccomp_program *prog);
 
+/* Compile the baseline with libseccomp now. The build does this once
+ * (gen_seccomp_baseline.c) and seccomp_program_build() uses the result; the
+ * unit tests check the two agree. */
+int seccomp_baseline_compile(struct sock_fprog *out, struct cell_err *err);
+
 /* Release what build allocated; accepts NULL and an already freed program. */
 void seccomp_program_free(struct seccomp_program *prog);
 

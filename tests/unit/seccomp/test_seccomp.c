@@ -536,4 +536,21 @@ TEST(baseline_build_is_deterministic)
     seccomp_program_free(&b);
 }
 
+/* The program embedded at build time is exactly what libseccomp compiles
+ * from today's rules (a stale generated header would fail here). */
+TEST(embedded_baseline_matches_a_fresh_compile)
+{
+    struct sock_fprog fresh;
+    struct seccomp_program embedded;
+    struct cell_err err;
+    ok(seccomp_baseline_compile(&fresh, &err) == 0, "compile: %s", err.msg);
+    ok(seccomp_program_build(CELL_SECCOMP_BASELINE, NULL, &embedded, &err) == 0, "build");
+    is_int(embedded.fprog.len, fresh.len, "same length");
+    ok(fresh.len == embedded.fprog.len &&
+           memcmp(fresh.filter, embedded.fprog.filter, fresh.len * sizeof(*fresh.filter)) == 0,
+       "same instructions");
+    free(fresh.filter);
+    seccomp_program_free(&embedded);
+}
+
 TAP_MAIN
