@@ -61,10 +61,10 @@ static int plan_host_binds(struct mount_plan *p, const char *host_root, const ch
                 }
             } else if (S_ISDIR(st.st_mode)) {
                 add_step(p, MOP_MKDIR, NULL, dst, 0755, 0, 0);
-                add_step(p, MOP_BIND_RO, src, dst, 0, 0, 0);
+                add_step(p, MOP_BIND_HOST, src, dst, 0, 0, 0);
             } else if (S_ISREG(st.st_mode)) {
                 add_step(p, MOP_FILE, NULL, dst, 0444, 0, 0);
-                add_step(p, MOP_BIND_RO, src, dst, 0, 0, 0);
+                add_step(p, MOP_BIND_HOST, src, dst, 0, 0, 0);
             }
         }
         free(names[i]);
@@ -75,7 +75,6 @@ static int plan_host_binds(struct mount_plan *p, const char *host_root, const ch
 
 static void plan_dev(struct mount_plan *p)
 {
-    add_step(p, MOP_MKDIR, NULL, "/dev", 0755, 0, 0);
     add_step(p, MOP_TMPFS, NULL, "/dev", 0755, 0, 0);
     for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
         char src[64], dst[64];
@@ -95,6 +94,23 @@ static void plan_dev(struct mount_plan *p)
     add_step(p, MOP_SYMLINK, "/proc/self/fd/2", "/dev/stderr", 0, 0, 0);
 }
 
+/* Whether the workspace lies inside one of the fresh tmpfs trees (then its
+ * directory is made after that tmpfs is mounted) or must be made before the
+ * tree is sealed read-only. */
+static bool under_fresh_tree(const char *path)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(fresh_top_level); i++) {
+        size_t len = strlen(fresh_top_level[i]);
+        if (strncmp(path + 1, fresh_top_level[i], len) == 0 && path[1 + len] == '/')
+            return true;
+    }
+    return false;
+}
+
+/* Order matters for speed and for correctness: host binds and every mount
+ * point on the staging root come first, then one recursive SEAL makes all
+ * of it read-only in a single mount_setattr (one per bind would cost a
+ * system call each on every cold start), then the fresh mounts go on top. */
 int mount_plan_build(const char *host_root, const struct mount_opts *o, struct mount_plan *out,
                      struct cell_err *err)
 {
@@ -109,7 +125,15 @@ int mount_plan_build(const char *host_root, const struct mount_opts *o, struct m
         mount_plan_free(&p);
         return r;
     }
+    bool workspace_late = o->workspace && under_fresh_tree(o->workspace);
     add_step(&p, MOP_MKDIR, NULL, "/proc", 0555, 0, 0);
+    add_step(&p, MOP_MKDIR, NULL, "/sys", 0555, 0, 0);
+    add_step(&p, MOP_MKDIR, NULL, "/dev", 0755, 0, 0);
+    add_step(&p, MOP_MKDIR, NULL, "/tmp", 01777, 0, 0);
+    add_step(&p, MOP_MKDIR, NULL, "/run", 0755, 0, 0);
+    if (o->workspace && !workspace_late)
+        add_step(&p, MOP_MKDIR, NULL, o->workspace, 0755, 0, 0);
+    add_step(&p, MOP_SEAL_RO, NULL, "/", 0, 0, 0);
     if (o->own_proc) {
         add_step(&p, MOP_PROC, NULL, "/proc", 0, 0, 0);
         add_step(&p, MOP_BIND_RO, "/proc/sys", "/proc/sys", 0, 0, 0);
@@ -117,19 +141,17 @@ int mount_plan_build(const char *host_root, const struct mount_opts *o, struct m
     } else {
         add_step(&p, MOP_BIND_RO, "/proc", "/proc", 0, 0, 0);
     }
-    add_step(&p, MOP_MKDIR, NULL, "/sys", 0555, 0, 0);
     add_step(&p, MOP_SYSFS, NULL, "/sys", 0, 0, 0);
     plan_dev(&p);
-    add_step(&p, MOP_MKDIR, NULL, "/tmp", 01777, 0, 0);
     add_step(&p, MOP_TMPFS, NULL, "/tmp", 01777, o->uid, o->gid);
-    add_step(&p, MOP_MKDIR, NULL, "/run", 0755, 0, 0);
     add_step(&p, MOP_TMPFS, NULL, "/run", 0755, 0, 0);
     if (o->secrets_dir) {
         add_step(&p, MOP_MKDIR, NULL, o->secrets_dir, 0500, 0, 0);
         add_step(&p, MOP_TMPFS, NULL, o->secrets_dir, 0500, o->uid, o->gid);
     }
     if (o->workspace) {
-        add_step(&p, MOP_MKDIR, NULL, o->workspace, 0755, 0, 0);
+        if (workspace_late)
+            add_step(&p, MOP_MKDIR, NULL, o->workspace, 0755, 0, 0);
         add_step(&p, MOP_TMPFS, NULL, o->workspace, 0755, o->uid, o->gid);
     }
     if (o->resolv_conf) {
@@ -154,7 +176,8 @@ void mount_plan_free(struct mount_plan *plan)
 }
 
 static const char *const op_names[] = {
-    [MOP_MKDIR] = "mkdir", [MOP_BIND_RO] = "bind-ro", [MOP_BIND_DEV] = "bind-dev",
+    [MOP_MKDIR] = "mkdir", [MOP_BIND_RO] = "bind-ro", [MOP_BIND_HOST] = "bind-ro",
+    [MOP_SEAL_RO] = "seal-ro", [MOP_BIND_DEV] = "bind-dev",
     [MOP_TMPFS] = "tmpfs", [MOP_PROC] = "proc", [MOP_DEVPTS] = "devpts",
     [MOP_SYMLINK] = "symlink", [MOP_SYSFS] = "sysfs", [MOP_FILE] = "file", [MOP_WRITE_FILE] = "write",
 };
@@ -257,6 +280,10 @@ static int apply_step(const struct mount_plan *plan, const struct mount_step *s)
             return in_cell && errno == ENOENT ? 0 : -errno;
         return set_attr(path, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true);
     }
+    case MOP_BIND_HOST:
+        return mount(s->source, path, NULL, MS_BIND | MS_REC, NULL) < 0 ? -errno : 0;
+    case MOP_SEAL_RO:
+        return set_attr(path, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true);
     case MOP_BIND_DEV:
         if (mount(s->source, path, NULL, MS_BIND, NULL) < 0)
             return -errno;
@@ -286,10 +313,7 @@ static int enter_new_root(const char *staging)
     /* The old root is now stacked under the new one at "/": detach it. */
     if (umount2(".", MNT_DETACH) < 0)
         return -errno;
-    if (chdir("/") < 0)
-        return -errno;
-    /* The root's own tmpfs only holds mount points: make it read-only. */
-    return set_attr("/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false);
+    return chdir("/") < 0 ? -errno : 0;
 }
 
 int mount_plan_apply(const struct mount_plan *plan, const struct mount_step **failed)

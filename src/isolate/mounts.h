@@ -18,6 +18,8 @@
 enum mount_op {
     MOP_MKDIR,      /* mkdir -p target, mode */
     MOP_BIND_RO,    /* recursive bind of source, then read-only, nosuid, nodev */
+    MOP_BIND_HOST,  /* recursive bind of a host entry; made read-only by the next SEAL */
+    MOP_SEAL_RO,    /* everything mounted so far: read-only, nosuid, nodev, recursively */
     MOP_BIND_DEV,   /* bind a host device node onto a created file */
     MOP_TMPFS,      /* tmpfs with mode, uid, gid */
     MOP_PROC,       /* a new proc instance */

@@ -54,14 +54,21 @@ TEST(host_entries_bound_read_only_fresh_ones_not)
     struct mount_plan p;
     struct cell_err err;
     ok(mount_plan_build(root, &o, &p, &err) == 0, "built: %s", err.msg);
-    ok(find(&p, MOP_BIND_RO, "/usr") && find(&p, MOP_BIND_RO, "/etc") && find(&p, MOP_BIND_RO, "/home"),
-       "host dirs bound read-only");
-    ok(find(&p, MOP_BIND_RO, "/.dockerenv") != NULL, "files bound too");
+    ok(find(&p, MOP_BIND_HOST, "/usr") && find(&p, MOP_BIND_HOST, "/etc") &&
+           find(&p, MOP_BIND_HOST, "/home"), "host dirs bound");
+    ok(find(&p, MOP_BIND_HOST, "/.dockerenv") != NULL, "files bound too");
+    ssize_t seal = index_of(&p, MOP_SEAL_RO, "/");
+    ok(seal > index_of(&p, MOP_BIND_HOST, "/usr") && seal > index_of(&p, MOP_MKDIR, "/job") &&
+           seal > index_of(&p, MOP_MKDIR, "/tmp"),
+       "one seal makes every host bind and mount point read-only");
+    ok(seal < index_of(&p, MOP_TMPFS, "/tmp") && seal < index_of(&p, MOP_TMPFS, "/job") &&
+           seal < index_of(&p, MOP_PROC, "/proc"), "fresh mounts stay writable: after the seal");
     const struct mount_step *bin = find(&p, MOP_SYMLINK, "/bin");
     ok(bin && strcmp(bin->source, "usr/bin") == 0, "symlinks copied");
     const char *fresh[] = { "/proc", "/sys", "/dev", "/tmp", "/run", "/job" };
     for (size_t i = 0; i < ARRAY_SIZE(fresh); i++)
-        ok(!find(&p, MOP_BIND_RO, fresh[i]), "%s not bound from the host", fresh[i]);
+        ok(!find(&p, MOP_BIND_HOST, fresh[i]) && !find(&p, MOP_BIND_RO, fresh[i]),
+           "%s not bound from the host", fresh[i]);
     ok(find(&p, MOP_PROC, "/proc") && find(&p, MOP_SYSFS, "/sys"), "own proc and sysfs");
     const struct mount_step *ws = find(&p, MOP_TMPFS, "/job");
     ok(ws && ws->uid == 7 && ws->gid == 8, "workspace owned by the workload");
@@ -103,6 +110,19 @@ TEST(secrets_dir_and_resolv_conf)
     const struct mount_step *w = find(&p, MOP_WRITE_FILE, "/run/cellos-resolv.conf");
     ok(w && strcmp(w->data, "nameserver 127.0.0.1\n") == 0, "resolv.conf written");
     ok(find(&p, MOP_BIND_RO, "/etc/resolv.conf") != NULL, "and bound over the host's");
+    mount_plan_free(&p);
+    remove_fake_root();
+}
+
+TEST(workspace_inside_a_fresh_tree_is_made_after_its_tmpfs)
+{
+    make_fake_root();
+    struct mount_opts o = { .workspace = "/tmp/work/job" };
+    struct mount_plan p;
+    struct cell_err err;
+    ok(mount_plan_build(root, &o, &p, &err) == 0, "built");
+    ok(index_of(&p, MOP_TMPFS, "/tmp") < index_of(&p, MOP_MKDIR, "/tmp/work/job"), "after /tmp");
+    ok(index_of(&p, MOP_SEAL_RO, "/") < index_of(&p, MOP_MKDIR, "/tmp/work/job"), "after the seal");
     mount_plan_free(&p);
     remove_fake_root();
 }
