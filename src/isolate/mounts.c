@@ -285,9 +285,9 @@ static int apply_step(const struct mount_plan *plan, const struct mount_step *s)
     case MOP_SEAL_RO:
         return set_attr(path, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true);
     case MOP_BIND_DEV:
-        if (mount(s->source, path, NULL, MS_BIND, NULL) < 0)
-            return -errno;
-        return set_attr(path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false);
+        /* No attribute change: set-id and exec bits mean nothing on a
+         * character device, and the bind keeps the host /dev's flags. */
+        return mount(s->source, path, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
     case MOP_TMPFS:
         format_tmpfs_opts(opts, sizeof(opts), s);
         return mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0 ? -errno : 0;
