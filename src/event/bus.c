@@ -1,7 +1,9 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/timeutil.h"
 #include "event.h"
+#include "sign.h"
 
 void event_bus_init(struct event_bus *bus)
 {
@@ -94,13 +96,39 @@ void event_bus_close(struct event_bus *bus)
     for (size_t i = 0; i < bus->n_sinks; i++)
         bus->sinks[i]->free(bus->sinks[i]);
     bus->n_sinks = 0;
+    signer_free(bus->signer);
+    bus->signer = NULL;
     event_ctx_clear(&bus->ctx);
 }
 
-/* Signing is wired in by sign.c when present (issue 5); without a signer the
- * plain event is emitted. */
+/* With a signer, the plain event travels inside a dev.cellos.events.signed.v1
+ * CloudEvent whose data is the signed envelope (CONTRACT section 5). A
+ * failure to sign drops the event and fails the run: never an unsigned
+ * event in a signed stream. */
 static json_t *maybe_sign(struct event_bus *bus, json_t *ev)
 {
-    (void)bus;
-    return ev;
+    if (!bus->signer)
+        return ev;
+    json_t *envelope = NULL;
+    int r = signer_wrap(bus->signer, ev, &envelope);
+    json_decref(ev);
+    if (r < 0) {
+        struct cell_err err;
+        cell_err_set(&err, -r, "sink_failed", "cannot sign an event: %s", strerror(-r));
+        record_failure(bus, &err);
+        return NULL;
+    }
+    char uuid[UUID_STR_LEN], now[32];
+    uuid_v4(uuid);
+    now_rfc3339(now);
+    json_t *outer = json_object();
+    json_object_set_new(outer, "specversion", json_string("1.0"));
+    json_object_set_new(outer, "id", json_sprintf("urn:cellos:event:%s", uuid));
+    json_object_set_new(outer, "source", json_string(bus->ctx.source));
+    json_object_set_new(outer, "type", json_string(SIGNED_EVENT_TYPE));
+    json_object_set_new(outer, "time", json_string(now));
+    json_object_set_new(outer, "datacontenttype", json_string("application/json"));
+    json_object_set_new(outer, "subject", json_sprintf("urn:cellos:cell:%s", bus->ctx.cell_id));
+    json_object_set_new(outer, "data", envelope);
+    return outer;
 }

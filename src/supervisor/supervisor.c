@@ -14,6 +14,7 @@
 #include "config.h"
 #include "isolation.h"
 #include "event/event.h"
+#include "event/sign.h"
 #include "loop/loop.h"
 #include "run_events.h"
 #include "secrets.h"
@@ -54,6 +55,18 @@ static int check_argv0_policy(struct cell_run *run)
     log_error("spec.run.argv[0]: %s is not allowed here: it must start with one of the "
               "prefixes in CELLOS_RUN_ARGV0_ALLOW_PREFIXES", argv0);
     return -EPERM;
+}
+
+/* Fail closed: with signing requested and a bad key or kid, nothing is
+ * emitted and nothing runs (an unsigned event would be a lie). */
+static int setup_signing(struct cell_run *run)
+{
+    struct cell_err err = { 0 };
+    if (signer_from_env(&run->bus.signer, &err) < 0) {
+        log_error("event signing: %s", err.msg);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static int open_sinks(struct cell_run *run)
@@ -394,7 +407,7 @@ int supervisor_run(const char *spec_bytes, size_t spec_len)
     run_result_init(&run.result);
     if (check_argv0_policy(&run) == 0) {
         status = 125;
-        if (open_sinks(&run) == 0 && loop_new(&run.loop) == 0) {
+        if (setup_signing(&run) == 0 && open_sinks(&run) == 0 && loop_new(&run.loop) == 0) {
             event_ctx_init(&run.bus.ctx, run.spec->id, run.spec->correlation_id);
             run_cell(&run);
             event_bus_flush(&run.bus);
