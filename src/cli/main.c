@@ -98,28 +98,30 @@ static int cmd_run(int argc, char **argv)
     return supervisor_run(bytes, len);
 }
 
+int cli_load_spec(const char *path, struct cell_spec **out)
+{
+    _cleanup_free_ char *bytes = NULL;
+    size_t len = 0;
+    if (cli_read_spec(path, &bytes, &len) < 0)
+        return -EINVAL;
+    struct spec_errors errs = { 0 };
+    int r = spec_parse(bytes, len, out, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        log_error("invalid spec: %s: %s", errs.items[i].path, errs.items[i].message);
+    spec_errors_free(&errs);
+    return r;
+}
+
 static int cmd_validate(int argc, char **argv)
 {
     int r = one_spec_arg(argc, argv, "validate");
     if (r)
         return r > 0 ? 0 : 2;
-    _cleanup_free_ char *bytes = NULL;
-    size_t len = 0;
-    if (cli_read_spec(argv[1], &bytes, &len) < 0)
+    _cleanup_spec_ struct cell_spec *spec = NULL;
+    if (cli_load_spec(argv[1], &spec) < 0)
         return 2;
-    struct cell_spec *spec = NULL;
-    struct spec_errors errs = { 0 };
-    int status = 0;
-    if (spec_parse(bytes, len, &spec, &errs) < 0) {
-        for (size_t i = 0; i < errs.n; i++)
-            log_error("invalid spec: %s: %s", errs.items[i].path, errs.items[i].message);
-        status = 2;
-    } else {
-        printf("%s: valid (spec.id %s)\n", argv[1], spec->id);
-    }
-    spec_errors_free(&errs);
-    spec_free(spec);
-    return status;
+    printf("%s: valid (spec.id %s)\n", argv[1], spec->id);
+    return 0;
 }
 
 static const struct verb *find_verb(const char *name)

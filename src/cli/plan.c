@@ -153,19 +153,9 @@ int cmd_plan(int argc, char **argv)
         fprintf(argc == 2 ? stdout : stderr, "usage: cellos plan SPEC\n");
         return argc == 2 ? 0 : 2;
     }
-    _cleanup_free_ char *bytes = NULL;
-    size_t len = 0;
-    if (cli_read_spec(argv[1], &bytes, &len) < 0)
-        return 2;
     struct cell_spec *spec = NULL;
-    struct spec_errors errs = { 0 };
-    if (spec_parse(bytes, len, &spec, &errs) < 0) {
-        for (size_t i = 0; i < errs.n; i++)
-            log_error("invalid spec: %s: %s", errs.items[i].path, errs.items[i].message);
-        spec_errors_free(&errs);
+    if (cli_load_spec(argv[1], &spec) < 0)
         return 2;
-    }
-    spec_errors_free(&errs);
     struct sup_config cfg;
     _cleanup_free_ char *warnings = NULL;
     sup_config_load(env_getter, &cfg, &warnings);

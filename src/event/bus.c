@@ -1,7 +1,6 @@
 #include <string.h>
 
 #include "base/log.h"
-#include "base/timeutil.h"
 #include "event.h"
 #include "sign.h"
 
@@ -118,17 +117,7 @@ static json_t *maybe_sign(struct event_bus *bus, json_t *ev)
         record_failure(bus, &err);
         return NULL;
     }
-    char uuid[UUID_STR_LEN], now[32];
-    uuid_v4(uuid);
-    now_rfc3339(now);
-    json_t *outer = json_object();
-    json_object_set_new(outer, "specversion", json_string("1.0"));
-    json_object_set_new(outer, "id", json_sprintf("urn:cellos:event:%s", uuid));
-    json_object_set_new(outer, "source", json_string(bus->ctx.source));
-    json_object_set_new(outer, "type", json_string(SIGNED_EVENT_TYPE));
-    json_object_set_new(outer, "time", json_string(now));
-    json_object_set_new(outer, "datacontenttype", json_string("application/json"));
-    json_object_set_new(outer, "subject", json_sprintf("urn:cellos:cell:%s", bus->ctx.cell_id));
+    json_t *outer = event_envelope_new(&bus->ctx, SIGNED_EVENT_TYPE);
     json_object_set_new(outer, "data", envelope);
     return outer;
 }

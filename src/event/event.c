@@ -65,7 +65,7 @@ static json_t *common_data(const struct event_ctx *ctx, json_t *data)
     return d;
 }
 
-json_t *event_build(const struct event_ctx *ctx, enum event_type type, json_t *data)
+json_t *event_envelope_new(const struct event_ctx *ctx, const char *type)
 {
     char uuid[UUID_STR_LEN], now[32];
     uuid_v4(uuid);
@@ -74,10 +74,16 @@ json_t *event_build(const struct event_ctx *ctx, enum event_type type, json_t *d
     json_object_set_new(ev, "specversion", json_string("1.0"));
     json_object_set_new(ev, "id", json_sprintf("urn:cellos:event:%s", uuid));
     json_object_set_new(ev, "source", json_string(ctx->source));
-    json_object_set_new(ev, "type", json_string(event_type_name(type)));
+    json_object_set_new(ev, "type", json_string(type));
     json_object_set_new(ev, "time", json_string(now));
     json_object_set_new(ev, "datacontenttype", json_string("application/json"));
     json_object_set_new(ev, "subject", json_sprintf("urn:cellos:cell:%s", ctx->cell_id));
+    return ev;
+}
+
+json_t *event_build(const struct event_ctx *ctx, enum event_type type, json_t *data)
+{
+    json_t *ev = event_envelope_new(ctx, event_type_name(type));
     json_object_set_new(ev, "data", common_data(ctx, data));
     return ev;
 }

@@ -41,6 +41,10 @@ struct event_ctx {
 int event_ctx_init(struct event_ctx *ctx, const char *cell_id, const char *correlation_id);
 void event_ctx_clear(struct event_ctx *ctx);
 
+/* The CloudEvents envelope fields (specversion, id, source, type, time,
+ * datacontenttype, subject) without data. */
+json_t *event_envelope_new(const struct event_ctx *ctx, const char *type);
+
 /* A complete CloudEvent: envelope fields plus data with the common fields
  * (cellId, specId, runId, correlationId) merged in. Steals `data` (NULL means
  * no extra fields). */
