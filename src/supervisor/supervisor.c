@@ -87,24 +87,19 @@ static const char *env_getter(const char *name) { return getenv(name); }
 
 /* ---- the workload ---- */
 
-/* The first PLAIN_ENV_MAX entries are ordinary strings; the rest hold
- * secret values in sodium memory. */
-#define PLAIN_ENV_MAX 4
-
-static char **build_workload_env(struct cell_run *run)
+/* The workload's environment: ordinary strings first (their count goes to
+ * *n_plain), then the secrets, whose `KEY=value` strings live in sodium
+ * memory so free_workload_env can wipe them. */
+static char **build_workload_env(struct cell_run *run, size_t *n_plain)
 {
-    size_t n = PLAIN_ENV_MAX + run->secrets.n;
-    char **env = xcalloc(n + 1, sizeof(*env));
+    char **env = xcalloc(4 + run->secrets.n + 1, sizeof(*env));
     size_t i = 0;
     env[i++] = xstrdup("PATH=" WORKLOAD_PATH);
     env[i++] = xasprintf("CELLOS_CELL_ID=%s", run->spec->id);
     env[i++] = xasprintf("CELLOS_RUN_ID=%s", run->bus.ctx.run_id);
-    env[i++] = run->iso.secrets_dir ? xasprintf("CELLOS_SECRETS_DIR=%s", run->iso.secrets_dir)
-                                    : xstrdup("");
-    if (!env[i - 1][0]) {
-        free(env[--i]);
-        env[i] = NULL;
-    }
+    if (run->iso.secrets_dir)
+        env[i++] = xasprintf("CELLOS_SECRETS_DIR=%s", run->iso.secrets_dir);
+    *n_plain = i;
     if (run->spec->run.secret_delivery == SECRET_DELIVERY_ENV) {
         for (size_t s = 0; s < run->secrets.n; s++) {
             const struct secret *sec = &run->secrets.items[s];
@@ -140,8 +135,8 @@ static void free_strv(char **v)
 static int spawn_workload(struct cell_run *run)
 {
     const struct run_spec *rs = &run->spec->run;
-    char **env = build_workload_env(run);
-    size_t n_plain = run->iso.secrets_dir ? 4 : 3;
+    size_t n_plain = 0;
+    char **env = build_workload_env(run, &n_plain);
     char **candidates = process_exec_candidates(rs->argv[0], WORKLOAD_PATH);
     struct child_plan plan = {
         .status_fd = -1,
