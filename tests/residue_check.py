@@ -27,6 +27,21 @@ def nft_tables():
     return [l for l in out.splitlines() if "cellos" in l]
 
 
+def named_netns():
+    try:
+        out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        return []
+    return [l for l in out.splitlines() if l.strip()]
+
+
+def nsfs_mounts():
+    """A network namespace outlives its processes only when something holds
+    it, such as a bind mount of /proc/PID/ns/net."""
+    with open("/proc/self/mountinfo") as f:
+        return [l.strip() for l in f if " nsfs " in l and "net:" in l]
+
+
 def mounts():
     with open("/proc/self/mounts") as f:
         return [l.strip() for l in f if "cellos" in l]
@@ -56,6 +71,8 @@ def temp_files():
 check("no cellos cgroup left", cgroups())
 check("no cellos nft table left", nft_tables())
 check("no cellos mount left", mounts())
+check("no named network namespace left", named_netns())
+check("no network namespace pinned by a mount", nsfs_mounts())
 check("no cellos process left", processes())
 check("no cellos temp file left in /tmp", temp_files())
 
