@@ -6,6 +6,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "event.h"
+#include "verify.h"
 
 #define COLOR_RED "\033[31m"
 #define COLOR_GREEN "\033[32m"
@@ -59,11 +60,14 @@ static const char *colour_of(json_t *data)
     return COLOR_GREEN;
 }
 
-static void print_event(json_t *ev, bool signed_env, bool colour)
+/* status: NULL without --keys; else the verifier's code for the line. */
+static void print_event(const json_t *ev, const char *status, bool colour)
 {
     const char *type = json_string_value(json_object_get(ev, "type"));
     const char *time = json_string_value(json_object_get(ev, "time"));
     json_t *data = json_object_get(ev, "data");
+    if (!json_is_object(data))
+        data = NULL;
     const char *cell = json_string_value(json_object_get(data, "cellId"));
     const char *run = json_string_value(json_object_get(data, "runId"));
     if (type && str_has_prefix(type, EVENT_TYPE_PREFIX))
@@ -71,11 +75,16 @@ static void print_event(json_t *ev, bool signed_env, bool colour)
     const char *clock = time && strlen(time) >= 23 ? time + 11 : (time ? time : "?");
     _cleanup_buf_ struct buf details = BUF_INIT;
     format_details(data, &details);
-    printf("%s%.12s%s  %-8.8s %-40s %s%s%s%s\n", colour ? COLOR_DIM : "", clock,
+    char mark[48] = "";
+    if (status) {
+        bool good = strcmp(status, "ok") == 0;
+        snprintf(mark, sizeof(mark), "%s%-18s%s ", colour ? (good ? COLOR_GREEN : COLOR_RED) : "",
+                 good ? "verified" : status, colour ? COLOR_RESET : "");
+    }
+    printf("%s%s%.12s%s  %-8.8s %-40s %s%s%s%s\n", mark, colour ? COLOR_DIM : "", clock,
            colour ? COLOR_RESET : "", run ? run : "?", type ? type : "?",
            colour ? colour_of(data) : "", cell ? cell : "?", details.data ? details.data : "",
            colour ? COLOR_RESET : "");
-    (void)signed_env;
 }
 
 static int print_line(const char *line, size_t lineno, bool colour)
@@ -90,23 +99,53 @@ static int print_line(const char *line, size_t lineno, bool colour)
     const char *type = json_string_value(json_object_get(ev, "type"));
     bool is_signed = type && strcmp(type, EVENT_TYPE_SIGNED) == 0;
     json_t *inner = is_signed ? json_object_get(json_object_get(ev, "data"), "event") : ev;
-    print_event(inner ? inner : ev, is_signed, colour);
+    print_event(inner ? inner : ev, NULL, colour);
     json_decref(ev);
     return 0;
 }
 
-int cmd_events(int argc, char **argv)
+struct verified_timeline {
+    bool colour;
+    int bad;
+};
+
+/* With --keys every line goes through the verifier, which hands back the
+ * inner event and its status; run-level findings (a truncated chain) come
+ * at the end with no event. */
+static void on_verified_line(const struct verify_line *line, void *userdata)
 {
-    if (argc != 2 || strcmp(argv[1], "--help") == 0) {
-        fprintf(argc == 2 ? stdout : stderr, "usage: cellos events FILE\n");
-        return argc == 2 ? 0 : 2;
+    struct verified_timeline *t = userdata;
+    const char *status = verify_code_name(line->code);
+    if (line->code != VERIFY_OK)
+        t->bad++;
+    if (line->event)
+        print_event(line->event, status, t->colour);
+    else
+        printf("line %lu: %s: %s\n", line->lineno, status, line->message);
+}
+
+static int verified_timeline(FILE *f, const char *keys_path, bool colour)
+{
+    struct verify_keys *keys = NULL;
+    struct cell_err err;
+    if (verify_keys_load(keys_path, &keys, &err) < 0) {
+        log_error("events: %s", err.msg);
+        return 2;
     }
-    FILE *f = strcmp(argv[1], "-") == 0 ? stdin : fopen(argv[1], "re");
-    if (!f) {
-        log_error("%s: cannot open: %s", argv[1], strerror(errno));
-        return 1;
-    }
-    bool colour = isatty(1) && !env_nonempty("NO_COLOR");
+    struct verified_timeline t = { .colour = colour };
+    struct verifier *v = verifier_new(keys, on_verified_line, &t);
+    int r = verifier_feed_file(v, f, &err);
+    if (r == 0)
+        verifier_finish(v);
+    else
+        log_error("events: %s", err.msg);
+    verifier_free(v);
+    verify_keys_free(keys);
+    return r < 0 ? 2 : t.bad ? 1 : 0;
+}
+
+static int plain_timeline(FILE *f, bool colour)
+{
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     int bad = 0;
@@ -116,7 +155,29 @@ int cmd_events(int argc, char **argv)
             bad++;
     }
     free(line);
+    return bad ? 1 : 0;
+}
+
+int cmd_events(int argc, char **argv)
+{
+    const char *keys = NULL;
+    if (argc == 4 && strcmp(argv[1], "--keys") == 0) {
+        keys = argv[2];
+        argv += 2;
+        argc -= 2;
+    }
+    if (argc != 2 || strcmp(argv[1], "--help") == 0) {
+        fprintf(argc == 2 ? stdout : stderr, "usage: cellos events [--keys FILE] EVENTS.jsonl\n");
+        return argc == 2 ? 0 : 2;
+    }
+    FILE *f = strcmp(argv[1], "-") == 0 ? stdin : fopen(argv[1], "re");
+    if (!f) {
+        log_error("%s: cannot open: %s", argv[1], strerror(errno));
+        return 2;
+    }
+    bool colour = isatty(1) && !env_nonempty("NO_COLOR");
+    int status = keys ? verified_timeline(f, keys, colour) : plain_timeline(f, colour);
     if (f != stdin)
         fclose(f);
-    return bad ? 1 : 0;
+    return status;
 }

@@ -97,6 +97,24 @@ def test_tampering_with_a_real_stream_is_caught():
         assert p.returncode == 1, "verified with the wrong key"
 
 
+def test_events_timeline_shows_verification_per_event():
+    with tempfile.TemporaryDirectory() as d:
+        _, path, lines = signed_run(d, signing_env())
+        keys = keys_file(d, {"k1": b64url(bytes(nacl.signing.SigningKey(SEED).verify_key))})
+        p = subprocess.run([CELLOS, "events", "--keys", keys, path], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        out = p.stdout.splitlines()
+        assert len(out) == 3 and all(l.startswith("verified ") for l in out), out
+        bad = os.path.join(d, "bad.jsonl")
+        with open(bad, "w") as f:
+            f.write(lines[0] + "\n" + lines[1].replace('"exitCode":3', '"exitCode":0') + "\n")
+        p = subprocess.run([CELLOS, "events", "--keys", keys, bad], capture_output=True, text=True)
+        assert p.returncode == 1
+        out = p.stdout.splitlines()
+        assert out[0].startswith("verified ") and out[1].startswith("signature_mismatch"), out
+        assert any("truncated" in l for l in out[2:]), out
+
+
 def test_hmac_stream_verifies():
     with tempfile.TemporaryDirectory() as d:
         key = b"an hmac key of any length"
