@@ -63,6 +63,20 @@ struct event_sink {
  * write so a full disk yields "sink full" and never a torn line. */
 int sink_jsonl_open(const char *path, struct event_sink **out, struct cell_err *err);
 
+/* NATS JetStream primary sink (CELLOS_NATS_URL). Unreachable at open (or
+ * no stream for the subject): an error; the caller decides between a
+ * warning and a refusal (CELL_OS_REQUIRE_JETSTREAM). Once open, outages are
+ * buffered until the server is back. */
+struct nats_sink_config {
+    const char *url;
+    const char *subject;        /* placeholders already substituted */
+    bool require;
+    size_t buffer_events;       /* 0: 10000 */
+    uint64_t flush_timeout_ms;  /* 0: 15000: how long the end of a run waits for acks */
+};
+int sink_nats_open(const struct nats_sink_config *cfg, struct event_sink **out,
+                   struct cell_err *err);
+
 struct signer; /* event/sign.h */
 
 #define EVENT_BUS_MAX_SINKS 4

@@ -139,6 +139,11 @@ void sup_config_load(getenv_fn get, struct sup_config *cfg, char **warnings)
     c.cgroup_cpu_max = xstrdup(get_nonempty(get, "CELLOS_CGROUP_CPU_MAX"));
     const char *seccomp = get_nonempty(get, "CELLOS_SECCOMP");
     c.seccomp = xstrdup(seccomp ? seccomp : hardened ? "baseline" : "off");
+    c.nats_url = xstrdup(get_nonempty(get, "CELLOS_NATS_URL"));
+    const char *subject = get_nonempty(get, "CELLOS_NATS_SUBJECT");
+    c.nats_subject = xstrdup(subject ? subject : "cellos.events.{cellId}");
+    const char *require = get_nonempty(get, "CELL_OS_REQUIRE_JETSTREAM");
+    c.require_jetstream = require && strcmp(require, "1") == 0;
     if (!c.has_error && c.backend && strcmp(c.backend, "stub") != 0) {
         c.has_error = true;
         cell_err_set(&c.error, ENOTSUP, "isolation_failed",
@@ -163,5 +168,7 @@ void sup_config_clear(struct sup_config *cfg)
     free(cfg->cgroup_memory_max);
     free(cfg->cgroup_cpu_max);
     free(cfg->seccomp);
+    free(cfg->nats_url);
+    free(cfg->nats_subject);
     memset(cfg, 0, sizeof(*cfg));
 }

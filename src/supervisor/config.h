@@ -32,6 +32,9 @@ struct sup_config {
     char *cgroup_memory_max;     /* CELLOS_CGROUP_MEMORY_MAX, parsed by the cgroup module */
     char *cgroup_cpu_max;        /* CELLOS_CGROUP_CPU_MAX */
     char *seccomp;               /* CELLOS_SECCOMP (hardened default "baseline") */
+    char *nats_url;              /* CELLOS_NATS_URL: the primary sink, or NULL */
+    char *nats_subject;          /* CELLOS_NATS_SUBJECT, default cellos.events.{cellId} */
+    bool require_jetstream;      /* CELL_OS_REQUIRE_JETSTREAM=1 */
     /* A value that must stop the run (bad profile, unknown backend...). It is
      * reported after the sinks are open, so the failure is in the event log. */
     bool has_error;

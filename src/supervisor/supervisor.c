@@ -69,8 +69,54 @@ static int setup_signing(struct cell_run *run)
     return 0;
 }
 
+/* "{cellId}" and "{tenantId}" in CELLOS_NATS_SUBJECT. */
+static char *nats_subject(const struct cell_run *run)
+{
+    struct buf out = BUF_INIT;
+    const char *tenant = run->spec->tenant_id ? run->spec->tenant_id : "default";
+    for (const char *p = run->cfg.nats_subject; *p;) {
+        if (str_has_prefix(p, "{cellId}")) {
+            buf_puts(&out, run->spec->id);
+            p += strlen("{cellId}");
+        } else if (str_has_prefix(p, "{tenantId}")) {
+            buf_puts(&out, tenant);
+            p += strlen("{tenantId}");
+        } else {
+            buf_putc(&out, *p++);
+        }
+    }
+    return buf_steal(&out);
+}
+
+/* The primary sink. Unreachable: a warning and the JSONL mirror only, or,
+ * with CELL_OS_REQUIRE_JETSTREAM=1, a failure before anything runs. Once
+ * connected, an outage during the run is buffered (sink_nats.c). */
+static int open_nats_sink(struct cell_run *run)
+{
+    if (!run->cfg.nats_url || run->cfg.noop_sink)
+        return 0;
+    _cleanup_free_ char *subject = nats_subject(run);
+    struct nats_sink_config nc = { .url = run->cfg.nats_url, .subject = subject,
+                                   .require = run->cfg.require_jetstream };
+    struct event_sink *sink;
+    struct cell_err err = { 0 };
+    if (sink_nats_open(&nc, &sink, &err) < 0) {
+        if (run->cfg.require_jetstream) {
+            log_error("%s; CELL_OS_REQUIRE_JETSTREAM=1: not running the cell", err.msg);
+            return -ECONNREFUSED;
+        }
+        log_warn("%s; events go to the JSONL mirror only", err.msg);
+        return 0;
+    }
+    event_bus_add_sink(&run->bus, sink);
+    return 0;
+}
+
 static int open_sinks(struct cell_run *run)
 {
+    int r = open_nats_sink(run);
+    if (r < 0)
+        return r;
     if (run->cfg.jsonl_path) {
         struct event_sink *sink;
         struct cell_err err;
