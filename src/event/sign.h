@@ -61,7 +61,8 @@ struct signer;
  * tolerated: an Ed25519 32-byte seed, or a non-empty HMAC key. Anything else
  * fails with a message naming what is wrong (never a signer that signs with
  * a key it half understood). The key lives in sodium_malloc'd, locked memory
- * that is inaccessible between signatures and wiped by signer_free. */
+ * (guard pages, never swapped), read-only while the signer lives, and is
+ * wiped by signer_free. */
 int signer_new(const char *alg, const char *kid, const char *key_b64url,
                struct signer **out, struct cell_err *err);
 
