@@ -4,3 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 /usr/bin/python3 bench/coldstart.py "$@"
+/usr/bin/python3 bench/events.py
