@@ -73,17 +73,44 @@ int process_spawn(struct child_plan *plan, const struct spawn_opts *opts, struct
         return cell_err_set(err, errno, "spawn_failed", "cannot create a pipe: %s",
                             strerror(errno));
     _cleanup_close_ int rd = pipefd[0];
+    int syncfd[2] = { -1, -1 };
+    if (opts->after_clone && pipe2(syncfd, O_CLOEXEC) < 0) {
+        close(pipefd[1]);
+        return cell_err_set(err, errno, "spawn_failed", "cannot create a pipe: %s",
+                            strerror(errno));
+    }
     int pidfd = -1;
     plan->err_fd = pipefd[1];
+    plan->sync_fd = syncfd[0];
     pid_t pid = do_clone3(opts, &pidfd);
     if (pid == 0)
         child_run(plan);
     int clone_errno = errno;
     close(pipefd[1]);
+    if (syncfd[0] >= 0)
+        close(syncfd[0]);
     if (pid < 0) {
+        if (syncfd[1] >= 0)
+            close(syncfd[1]);
         *exit_status = 125;
         return cell_err_set(err, clone_errno, "spawn_failed", "cannot start the workload: clone3: %s",
                             strerror(clone_errno));
+    }
+    if (opts->after_clone) {
+        int r = opts->after_clone(opts->after_clone_ctx, pid, pidfd, err);
+        if (r == 0 && write(syncfd[1], "g", 1) != 1)
+            r = cell_err_set(err, errno, "isolation_failed", "cannot release the cell: %s",
+                             strerror(errno));
+        close(syncfd[1]);
+        if (r < 0) {
+            /* The child sees EOF and stops before the workload runs. */
+            siginfo_t info;
+            kill(pid, SIGKILL);
+            (void)waitid(P_PIDFD, (id_t)pidfd, &info, WEXITED);
+            close(pidfd);
+            *exit_status = 125;
+            return r;
+        }
     }
     struct child_error ce;
     ssize_t n = read_all(rd, &ce, sizeof(ce));

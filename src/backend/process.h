@@ -10,6 +10,11 @@
 struct spawn_opts {
     uint64_t clone_flags;   /* CLONE_NEW* flags to add */
     int cgroup_fd;          /* v2 leaf for CLONE_INTO_CGROUP, or -1 */
+    /* Called after clone, while the child waits at its WAIT_PARENT step
+     * (e.g. to apply the firewall in its netns). A failure stops the child
+     * before anything of the workload runs. NULL: the child does not wait. */
+    int (*after_clone)(void *ctx, pid_t pid, int pidfd, struct cell_err *err);
+    void *after_clone_ctx;
 };
 
 struct spawned {

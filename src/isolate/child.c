@@ -29,6 +29,7 @@ static const struct strtab_entry step_names[] = {
     { CHILD_STEP_MOUNTS, "build the private mount tree" },
     { CHILD_STEP_HOSTNAME, "set the hostname" },
     { CHILD_STEP_LOOPBACK, "bring up loopback" },
+    { CHILD_STEP_WAIT_PARENT, "wait for the network policy" },
     { CHILD_STEP_SECRETS, "write secret files" },
     { CHILD_STEP_INIT, "start the namespace's init" },
     { CHILD_STEP_CAPS, "drop capabilities" },
@@ -133,6 +134,23 @@ static int step_loopback(const struct child_plan *plan, const char **detail)
     int saved = errno;
     close(fd);
     return r < 0 ? -saved : 0;
+}
+
+/* The parent applies the cell's firewall from outside (through our netns)
+ * while we wait here: nothing the workload runs may precede the policy. EOF
+ * without the byte means the parent gave up. */
+static int step_wait_parent(const struct child_plan *plan, const char **detail)
+{
+    if (plan->sync_fd < 0)
+        return 0;
+    char go;
+    ssize_t n;
+    do
+        n = read(plan->sync_fd, &go, 1);
+    while (n < 0 && errno == EINTR);
+    int r = n == 1 ? 0 : n == 0 ? -ECANCELED : -errno;
+    close(plan->sync_fd);
+    return r;
 }
 
 /* runtimeBroker: one 0400 file per secret on the cell's private tmpfs,
@@ -351,6 +369,7 @@ static const child_step_fn checklist[CHILD_STEP__COUNT] = {
     [CHILD_STEP_MOUNTS] = step_mounts,
     [CHILD_STEP_HOSTNAME] = step_hostname,
     [CHILD_STEP_LOOPBACK] = step_loopback,
+    [CHILD_STEP_WAIT_PARENT] = step_wait_parent,
     [CHILD_STEP_SECRETS] = step_secrets,
     [CHILD_STEP_INIT] = step_init,
     [CHILD_STEP_CAPS] = step_caps,

@@ -27,6 +27,7 @@ enum child_step {
     CHILD_STEP_MOUNTS,
     CHILD_STEP_HOSTNAME,
     CHILD_STEP_LOOPBACK,
+    CHILD_STEP_WAIT_PARENT,
     CHILD_STEP_SECRETS,
     CHILD_STEP_INIT,
     CHILD_STEP_CAPS,
@@ -54,6 +55,8 @@ struct child_secret_file {
 struct child_plan {
     int err_fd;                      /* write end of the error pipe (set by the backend) */
     int status_fd;                   /* pid-ns init reports the wait status here, or -1 */
+    int sync_fd;                     /* read end: wait for one byte from the parent, or -1
+                                      * (the parent sets up the cell's network meanwhile) */
     char *const *argv;
     char *const *envp;
     const char *const *exec_paths;   /* candidates for argv[0], NULL-terminated */

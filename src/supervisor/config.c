@@ -144,6 +144,8 @@ void sup_config_load(getenv_fn get, struct sup_config *cfg, char **warnings)
     c.nats_subject = xstrdup(subject ? subject : "cellos.events.{cellId}");
     const char *require = get_nonempty(get, "CELL_OS_REQUIRE_JETSTREAM");
     c.require_jetstream = require && strcmp(require, "1") == 0;
+    const char *counters = get_nonempty(get, "CELLOS_PER_FLOW_ENFORCEMENT_EVENTS");
+    c.per_flow_counters = counters && strcmp(counters, "1") == 0;
     if (!c.has_error && c.backend && strcmp(c.backend, "stub") != 0) {
         c.has_error = true;
         cell_err_set(&c.error, ENOTSUP, "isolation_failed",

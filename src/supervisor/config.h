@@ -35,6 +35,7 @@ struct sup_config {
     char *nats_url;              /* CELLOS_NATS_URL: the primary sink, or NULL */
     char *nats_subject;          /* CELLOS_NATS_SUBJECT, default cellos.events.{cellId} */
     bool require_jetstream;      /* CELL_OS_REQUIRE_JETSTREAM=1 */
+    bool per_flow_counters;      /* CELLOS_PER_FLOW_ENFORCEMENT_EVENTS=1 */
     /* A value that must stop the run (bad profile, unknown backend...). It is
      * reported after the sinks are open, so the failure is in the event log. */
     bool has_error;

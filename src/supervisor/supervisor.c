@@ -13,6 +13,7 @@
 #include "base/timeutil.h"
 #include "config.h"
 #include "isolation.h"
+#include "network.h"
 #include "event/event.h"
 #include "event/sign.h"
 #include "loop/loop.h"
@@ -32,6 +33,7 @@ struct cell_run {
     struct secret_set secrets;
     struct cell_isolation iso;
     bool iso_ready;
+    struct cell_network net;
     int status_fd;            /* read end: the pid-ns init reports the wait status */
     struct loop *loop;
     struct spawned child;
@@ -178,6 +180,13 @@ static void free_strv(char **v)
     free(v);
 }
 
+/* While the child waits: the firewall goes into its netns first. */
+static int apply_network(void *ctx, pid_t pid, int pidfd, struct cell_err *err)
+{
+    struct cell_run *run = ctx;
+    return network_apply(&run->net, pid, err);
+}
+
 static int spawn_workload(struct cell_run *run)
 {
     const struct run_spec *rs = &run->spec->run;
@@ -199,7 +208,9 @@ static int spawn_workload(struct cell_run *run)
         run->status_fd = status_pipe[0];
     }
     struct spawn_opts opts = { .clone_flags = run->iso.clone_flags,
-                               .cgroup_fd = run->iso.attach.clone_fd };
+                               .cgroup_fd = run->iso.attach.clone_fd,
+                               .after_clone = run->net.active ? apply_network : NULL,
+                               .after_clone_ctx = run };
     struct cell_err err = { 0 };
     int status = 125;
     int r = process_spawn(&plan, &opts, &run->child, &status, &err);
@@ -212,6 +223,7 @@ static int spawn_workload(struct cell_run *run)
         run_result_fail(&run->result, status, err.reason, err.msg);
         return r;
     }
+    network_emit_enforcement(&run->net, &run->bus);
     return 0;
 }
 
@@ -360,6 +372,13 @@ static int setup_isolation(struct cell_run *run)
         return r;
     }
     run->iso_ready = true;
+    r = network_plan(&run->net, run->spec, (run->iso.namespaces & NS_NET) != 0,
+                     run->cfg.per_flow_counters, &err);
+    if (r < 0) {
+        log_error("cannot build the cell's network policy: %s", err.msg);
+        run_result_fail(&run->result, 125, "isolation_failed", err.msg);
+        return r;
+    }
     return 0;
 }
 
@@ -383,6 +402,7 @@ static int run_workload(struct cell_run *run)
  * in isolation_teardown; here the rest: process group, init, orphans. */
 static void teardown(struct cell_run *run)
 {
+    network_emit_counters(&run->net, &run->bus);
     signal_cell(run, SIGKILL);
     if (run->child.pid > 0)
         kill(run->child.pid, SIGKILL);
@@ -396,6 +416,7 @@ static void teardown(struct cell_run *run)
     if (run->iso_ready)
         isolation_teardown(&run->iso, &run->result);
     run->iso_ready = false;
+    network_clear(&run->net);
     secrets_free(&run->secrets);
 }
 
@@ -431,7 +452,8 @@ static int print_spec_errors(const struct spec_errors *errs)
 int supervisor_run(const char *spec_bytes, size_t spec_len)
 {
     struct cell_run run = { .spec_bytes = spec_bytes, .spec_len = spec_len,
-                            .child = { .pid = 0, .pidfd = -1 }, .status_fd = -1 };
+                            .child = { .pid = 0, .pidfd = -1 }, .status_fd = -1,
+                            .net = { .netns_fd = -1 } };
     struct spec_errors errs = { 0 };
     if (spec_parse(spec_bytes, spec_len, &run.spec, &errs) < 0) {
         int status = print_spec_errors(&errs);

@@ -1,0 +1,30 @@
+/* network.h: the cell's nftables egress policy (CONTRACT section 4): built
+ * from the spec before the cell exists, applied in the cell's netns while
+ * the child waits, reported as events. */
+#pragma once
+#include "base/base.h"
+#include "config.h"
+#include "event/event.h"
+#include "net/nft.h"
+#include "spec/spec.h"
+
+struct cell_network {
+    bool active;            /* the cell has its own netns */
+    char table[NFT_TABLE_NAME_MAX];
+    char *ruleset;          /* nft script */
+    size_t n_egress;        /* egress rules in the ruleset (after resolving hostnames) */
+    int netns_fd;           /* the cell's netns, held until teardown (for counters) */
+    bool applied;
+    bool per_flow_counters; /* CELLOS_PER_FLOW_ENFORCEMENT_EVENTS=1 */
+};
+
+/* Resolve egressRules hostnames (a name that does not resolve is left out
+ * with a warning: access fails closed) and render the ruleset. */
+int network_plan(struct cell_network *net, const struct cell_spec *spec, bool netns,
+                 bool per_flow_counters, struct cell_err *err);
+/* Apply in the netns of `pid` (called while the child waits). */
+int network_apply(struct cell_network *net, pid_t pid, struct cell_err *err);
+void network_emit_enforcement(const struct cell_network *net, struct event_bus *bus);
+/* One network_flow_decision per rule with its counters (source "counters"). */
+void network_emit_counters(const struct cell_network *net, struct event_bus *bus);
+void network_clear(struct cell_network *net);
