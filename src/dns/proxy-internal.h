@@ -2,6 +2,7 @@
  * clients, do53-tcp upstream) share. Not an API: see proxy.h. */
 #pragma once
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "base/buf.h"
 #include "dns/proxy.h"
@@ -10,7 +11,8 @@
 
 #define NONE UINT32_MAX
 #define NO_SLOT 0xFFFFu
-#define UDP_BURST 64                 /* datagrams per wakeup, for fairness */
+#define UDP_BATCH 16                 /* datagrams per recvmmsg / sendmmsg */
+#define UDP_BUF_LEN (DNS_MSG_MAX + 1)
 #define TCP_READ_CHUNK 16384
 #define TCP_OUT_HIGH (256 * 1024)    /* stop reading a client that does not read */
 
@@ -60,6 +62,28 @@ struct slot {
     struct dns_query q;         /* hdr.id = the id sent upstream */
 };
 
+/* Datagrams waiting for one sendmmsg: relayed answers point into the
+ * receive batch (valid until the flush that ends the handler); our own
+ * small replies are copied into local[]. */
+struct udp_out {
+    unsigned n;
+    int fd[UDP_BATCH];
+    uint32_t slot[UDP_BATCH];               /* forwards: whose query */
+    struct mmsghdr m[UDP_BATCH];
+    struct iovec iov[UDP_BATCH];
+    struct sockaddr_storage peer[UDP_BATCH];
+    uint8_t local[UDP_BATCH][DNS_REPLY_MAX];
+};
+
+struct udp_io {
+    bool batching;                          /* inside a UDP handler: queue sends */
+    struct mmsghdr in[UDP_BATCH];
+    struct iovec in_iov[UDP_BATCH];
+    struct sockaddr_storage in_peer[UDP_BATCH];
+    uint8_t *in_buf;                        /* UDP_BATCH * UDP_BUF_LEN, touched lazily */
+    struct udp_out forwards, replies;
+};
+
 struct dns_proxy {
     struct loop *loop;
     const struct hostmatch *allow;
@@ -84,7 +108,8 @@ struct dns_proxy {
     struct tcp_client *clients;
     size_t n_clients;
     struct dns_proxy_counters c;
-    uint8_t rx[DNS_MSG_MAX + 1];
+    struct udp_io udp;
+    uint8_t rx[TCP_READ_CHUNK];             /* do53-tcp upstream reads */
 };
 struct verdict {
     const char *decision, *reason;
@@ -98,6 +123,14 @@ void dnsp_slot_fail(struct dns_proxy *p, uint32_t i, const char *reason);
 bool dnsp_try_answer(struct dns_proxy *p, uint32_t i, uint8_t *msg, size_t len);
 void dnsp_handle_query(struct dns_proxy *p, struct origin *o, uint8_t *msg, size_t len);
 int dnsp_open_upstream_socket(struct dns_proxy *p, int type);
+
+/* proxy_udp.c */
+void dnsp_udp_init(struct dns_proxy *p);
+void dnsp_udp_free(struct dns_proxy *p);
+void dnsp_udp_reply(struct dns_proxy *p, const struct origin *o, const uint8_t *msg, size_t len);
+void dnsp_forward_udp(struct dns_proxy *p, uint32_t i, uint8_t *msg, size_t len);
+void dnsp_on_udp_listener(struct loop *loop, int fd, uint32_t events, void *userdata);
+void dnsp_on_upstream_udp(struct loop *loop, int fd, uint32_t events, void *userdata);
 
 /* proxy_tcp.c */
 void dnsp_client_send(struct tcp_client *c, const uint8_t *msg, size_t len);

@@ -43,14 +43,10 @@ void dnsp_report(struct dns_proxy *p, const struct dns_query *q, enum transport 
 }
 static void deliver(struct dns_proxy *p, struct origin *o, const uint8_t *msg, size_t len)
 {
-    if (o->t == T_UDP) {
-        (void)sendto(o->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL,
-                     (const struct sockaddr *)&o->peer, o->peer_len);
-        return;
-    }
-    if (o->client)
+    if (o->t == T_UDP)
+        dnsp_udp_reply(p, o, msg, len);
+    else if (o->client)
         dnsp_client_send(o->client, msg, len);
-    (void)p;
 }
 /* ---- slots and the deadline list ---- */
 
@@ -199,77 +195,6 @@ int dnsp_open_upstream_socket(struct dns_proxy *p, int type)
     return fd;
 }
 
-static uint16_t next_random_id(struct dns_proxy *p)
-{
-    /* xorshift64*: unpredictable enough ids for a connected socket to the
-     * declared resolver, without a syscall per query. */
-    p->rng ^= p->rng >> 12;
-    p->rng ^= p->rng << 25;
-    p->rng ^= p->rng >> 27;
-    return (uint16_t)((p->rng * 0x2545F4914F6CDD1DULL) >> 48);
-}
-
-static void fail_all_udp(struct dns_proxy *p)
-{
-    uint32_t i = p->dl_head;
-
-    while (i != NONE) {
-        uint32_t next = p->slots[i].next;
-        if (p->slots[i].mapped)
-            dnsp_slot_fail(p, i, "upstream_failure");
-        i = next;
-    }
-}
-
-static void on_upstream_udp(struct loop *loop, int fd, uint32_t events, void *userdata)
-{
-    struct dns_proxy *p = userdata;
-
-    (void)loop;
-    (void)events;
-    for (int burst = 0; burst < UDP_BURST; burst++) {
-        ssize_t n = recv(fd, p->rx, sizeof(p->rx), MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return;
-            /* An ICMP error (ECONNREFUSED, EHOSTUNREACH...) cannot be tied to
-             * one query: the resolver is failing, fail what waits on it. */
-            fail_all_udp(p);
-            return;
-        }
-        uint16_t id;
-        if (dns_msg_id(p->rx, (size_t)n, &id) < 0 || p->id_to_slot[id] == NO_SLOT)
-            continue;
-        (void)dnsp_try_answer(p, p->id_to_slot[id], p->rx, (size_t)n);
-    }
-}
-
-static void forward_udp(struct dns_proxy *p, uint32_t i, uint8_t *msg, size_t len)
-{
-    struct slot *s = &p->slots[i];
-    uint16_t id = next_random_id(p);
-
-    for (int tries = 0; p->id_to_slot[id] != NO_SLOT && tries < 64; tries++)
-        id = next_random_id(p);
-    if (p->id_to_slot[id] != NO_SLOT) {
-        dnsp_slot_fail(p, i, "upstream_failure");
-        return;
-    }
-    s->q.hdr.id = id;
-    s->up_id = id;
-    s->mapped = true;
-    p->id_to_slot[id] = (uint16_t)i;
-    (void)dns_msg_set_id(msg, len, id);
-    ssize_t n;
-    do
-        n = send(p->up_udp_fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        dnsp_slot_fail(p, i, "upstream_failure");
-}
-
 /* ---- deciding a query ---- */
 
 static bool qtype_allowed(const struct dns_proxy *p, uint16_t t)
@@ -308,7 +233,7 @@ static void forward(struct dns_proxy *p, struct origin *o, const struct dns_quer
     if (p->up_is_tcp)
         dnsp_forward_tcp(p, i, msg, len);
     else
-        forward_udp(p, i, msg, len);
+        dnsp_forward_udp(p, i, msg, len);
 }
 
 /* One query from a client; msg is writable (the id may be rewritten). */
@@ -342,28 +267,6 @@ void dnsp_handle_query(struct dns_proxy *p, struct origin *o, uint8_t *msg, size
     }
     p->c.allowed++;
     forward(p, o, &q, msg, len);
-}
-
-/* ---- UDP listeners ---- */
-
-static void on_udp_listener(struct loop *loop, int fd, uint32_t events, void *userdata)
-{
-    struct dns_proxy *p = userdata;
-    struct origin o = { .t = T_UDP, .fd = fd };
-
-    (void)loop;
-    (void)events;
-    for (int burst = 0; burst < UDP_BURST; burst++) {
-        o.peer_len = sizeof(o.peer);
-        ssize_t n = recvfrom(fd, p->rx, sizeof(p->rx), MSG_DONTWAIT,
-                             (struct sockaddr *)&o.peer, &o.peer_len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return;     /* EAGAIN, or an ICMP error from an earlier reply */
-        }
-        dnsp_handle_query(p, &o, p->rx, (size_t)n);
-    }
 }
 
 /* ---- setup and teardown ---- */
@@ -405,11 +308,15 @@ static int open_udp_upstream(struct dns_proxy *p, struct cell_err *err)
                             "dns proxy: cannot open the upstream socket for %s",
                             p->resolver_id);
     p->up_udp_fd = fd;
+    /* Room for a burst of answers while the loop serves other fds; best
+     * effort (capped by net.core.rmem_max). */
+    int rcvbuf = 1 << 20;
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     /* Connected: only the resolver's answers arrive, and its ICMP errors do. */
     if (connect(fd, (const struct sockaddr *)&p->up_addr, p->up_addr_len) < 0)
         return cell_err_set(err, errno, "upstream_failure",
                             "dns proxy: cannot reach resolver %s: %m", p->resolver_id);
-    int r = loop_add_fd(p->loop, fd, EPOLLIN, on_upstream_udp, p);
+    int r = loop_add_fd(p->loop, fd, EPOLLIN, dnsp_on_upstream_udp, p);
     if (r < 0)
         return cell_err_set(err, -r, "upstream_failure",
                             "dns proxy: cannot watch the upstream socket");
@@ -456,13 +363,14 @@ int dns_proxy_new(struct loop *loop, const struct dns_proxy_config *cfg,
     struct dns_proxy *p = xcalloc(1, sizeof(*p));
     p->loop = loop;
     p->up_udp_fd = -1;
+    dnsp_udp_init(p);
     copy_config(p, cfg);
     init_slots(p, max_inflight);
     if (getrandom(&p->rng, sizeof(p->rng), 0) != (ssize_t)sizeof(p->rng) || p->rng == 0)
         p->rng = now_mono_ms() | 1;
     p->listen_fds = xcalloc(cfg->n_udp_fds + cfg->n_tcp_fds + 1, sizeof(int));
 
-    int r = add_listeners(p, cfg->udp_fds, cfg->n_udp_fds, on_udp_listener, err);
+    int r = add_listeners(p, cfg->udp_fds, cfg->n_udp_fds, dnsp_on_udp_listener, err);
     if (r >= 0)
         r = add_listeners(p, cfg->tcp_fds, cfg->n_tcp_fds, dnsp_on_tcp_listener, err);
     if (r >= 0 && p->have_resolver && !p->up_is_tcp)
@@ -490,6 +398,7 @@ void dns_proxy_free(struct dns_proxy *p)
         close(p->up_udp_fd);
     }
     loop_cancel_timer(p->loop, p->deadline_timer);
+    dnsp_udp_free(p);
     free(p->listen_fds);
     free(p->slots);
     free(p->id_to_slot);

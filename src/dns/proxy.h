@@ -35,7 +35,11 @@
  *
  * Cost per UDP query: no allocation; one pooled slot (max_inflight of them,
  * allocated at start) and one loop timer for the whole proxy, since every
- * query has the same 2 s deadline and they expire in send order. */
+ * query has the same 2 s deadline and they expire in send order. UDP is
+ * read with recvmmsg and written with sendmmsg, up to 16 datagrams a call.
+ *
+ * on_query is called from inside the proxy's handlers: it must not free
+ * the proxy. */
 #pragma once
 #include <sys/socket.h>
 

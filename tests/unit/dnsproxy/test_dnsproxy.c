@@ -759,6 +759,89 @@ TEST(tcp_half_close_still_answered)
     env_stop(&e);
 }
 
+/* ---- bursts: more datagrams than one recvmmsg / sendmmsg batch ---- */
+
+#define BURST 40
+
+struct burst {
+    int fd, got;
+    int rcode_of[BURST];
+};
+
+static void on_burst_read(struct loop *loop, int fd, uint32_t events, void *ud)
+{
+    struct burst *b = ud;
+    uint8_t m[4096];
+    ssize_t n;
+    (void)events;
+    while ((n = recv(fd, m, sizeof(m), MSG_DONTWAIT)) >= DNS_HEADER_LEN) {
+        uint16_t id = rd16(m);
+        if (id >= 1000 && id < 1000 + BURST && b->rcode_of[id - 1000] < 0) {
+            b->rcode_of[id - 1000] = RCODE(m);
+            b->got++;
+        }
+    }
+    if (b->got == BURST)
+        loop_quit(loop, 1);
+}
+
+/* Send BURST queries at once (every third one denied); collect the answers. */
+static int run_burst(struct env *e, struct burst *b)
+{
+    int rcv = 1 << 20;
+    memset(b, 0, sizeof(*b));
+    for (int i = 0; i < BURST; i++)
+        b->rcode_of[i] = -1;
+    b->fd = udp_client(e->udp_port);
+    setsockopt(b->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+    for (int i = 0; i < BURST; i++) {
+        struct pkt q = query((uint16_t)(1000 + i), i % 3 == 2 ? "evil.example.com"
+                                                               : "api.example.com", T_A);
+        send(b->fd, q.b, q.n, 0);
+    }
+    loop_add_fd(e->loop, b->fd, EPOLLIN, on_burst_read, b);
+    struct loop_timer *t = NULL;
+    t = loop_add_timer(e->loop, 3000, on_give_up, &t);
+    int r = loop_run(e->loop);
+    loop_cancel_timer(e->loop, t);
+    loop_del_fd(e->loop, b->fd);
+    close(b->fd);
+    return r;
+}
+
+TEST(burst_all_answered)
+{
+    struct env e;
+    struct burst b;
+    ok(env_start(&e, UP_UDP, STUB_ANSWER) == 0, "start");
+    is_int(run_burst(&e, &b), 1, "every query answered");
+    int wrong = 0;
+    for (int i = 0; i < BURST; i++)
+        wrong += b.rcode_of[i] != (i % 3 == 2 ? DNS_RCODE_REFUSED : DNS_RCODE_NOERROR);
+    is_int(wrong, 0, "each with its own rcode");
+    is_int(e.stub.seen, BURST - BURST / 3, "only the allowed ones upstream");
+    is_int(n_reps, BURST, "one report each");
+    is_int(dns_proxy_inflight(e.proxy), 0, "no slot left");
+    env_stop(&e);
+}
+
+TEST(burst_to_refused_upstream)
+{
+    struct env e;
+    struct burst b;
+    ok(env_start(&e, UP_CLOSED, STUB_ANSWER) == 0, "start");
+    is_int(run_burst(&e, &b), 1, "every query answered at once");
+    int wrong = 0;
+    for (int i = 0; i < BURST; i++)
+        wrong += b.rcode_of[i] != (i % 3 == 2 ? DNS_RCODE_REFUSED : DNS_RCODE_SERVFAIL);
+    is_int(wrong, 0, "SERVFAIL for the allowed, REFUSED for the denied");
+    struct dns_proxy_counters k;
+    dns_proxy_get_counters(e.proxy, &k);
+    is_int(k.upstream_failures, BURST - BURST / 3, "failures counted");
+    is_int(k.upstream_timeouts, 0, "none by timeout");
+    env_stop(&e);
+}
+
 TEST(no_resolver_and_full_proxy)
 {
     struct loop *loop = NULL;
