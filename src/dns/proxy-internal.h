@@ -23,6 +23,7 @@ struct tcp_client {
     int fd;
     unsigned pending;           /* forwarded queries not yet answered */
     bool eof, broken;
+    bool in_handler;            /* on_client is on the stack: it settles at its end */
     uint64_t last_active;
     struct loop_timer *idle;
     struct buf out;

@@ -77,9 +77,13 @@ void dnsp_client_close(struct tcp_client *c)
     free(c);
 }
 
-/* Close a client that broke, or that said EOF and has had all its answers. */
+/* Close a client that broke, or that said EOF and has had all its answers.
+ * Inside its own handler (a query failed synchronously) only on_client's
+ * final settle may close it: the handler still uses c. */
 bool dnsp_client_settle(struct tcp_client *c)
 {
+    if (c->in_handler)
+        return false;
     if (c->broken || (c->eof && c->pending == 0 && c->out.len == c->out_off)) {
         dnsp_client_close(c);
         return true;
@@ -295,6 +299,7 @@ static void on_client(struct loop *loop, int fd, uint32_t events, void *userdata
 
     (void)loop;
     (void)fd;
+    c->in_handler = true;
     if (events & EPOLLOUT)
         client_flush(c);
     if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->eof && !c->broken)
@@ -303,6 +308,7 @@ static void on_client(struct loop *loop, int fd, uint32_t events, void *userdata
      * HUP would otherwise wake the loop until the pending answers came. */
     if (events & (EPOLLHUP | EPOLLERR))
         c->broken = true;
+    c->in_handler = false;
     (void)dnsp_client_settle(c);
 }
 

@@ -236,6 +236,7 @@ struct env {
 
 enum upstream_kind { UP_UDP, UP_TCP, UP_CLOSED };
 static unsigned env_max_inflight = 64;
+static int (*env_upstream_socket)(void *ctx, int family, int type);
 
 static int env_start(struct env *e, enum upstream_kind kind, enum stub_mode mode)
 {
@@ -272,7 +273,8 @@ static int env_start(struct env *e, enum upstream_kind kind, enum stub_mode mode
         .udp_fds = &e->udp, .n_udp_fds = 1, .tcp_fds = &e->tcp, .n_tcp_fds = 1,
         .resolvers = &res, .n_resolvers = 1, .allowlist = e->hm,
         .allowed_qtypes = types, .n_allowed_qtypes = ARRAY_SIZE(types),
-        .on_query = on_query, .max_inflight = env_max_inflight, .tcp_idle_ms = 1000,
+        .on_query = on_query, .max_inflight = env_max_inflight,
+        .upstream_socket = env_upstream_socket, .tcp_idle_ms = 1000,
     };
     return dns_proxy_new(e->loop, &cfg, &e->proxy, &err);
 }
@@ -839,6 +841,38 @@ TEST(burst_to_refused_upstream)
     dns_proxy_get_counters(e.proxy, &k);
     is_int(k.upstream_failures, BURST - BURST / 3, "failures counted");
     is_int(k.upstream_timeouts, 0, "none by timeout");
+    env_stop(&e);
+}
+
+static int no_socket(void *ctx, int family, int type)
+{
+    (void)ctx; (void)family; (void)type;
+    return -EMFILE;
+}
+
+/* The forward fails inside the TCP client's own read handler. */
+TEST(tcp_client_with_failing_upstream_socket)
+{
+    struct env e;
+    struct client c = { .tcp = true, .want_msgs = 2 };
+    env_upstream_socket = no_socket;
+    ok(env_start(&e, UP_TCP, STUB_ANSWER) == 0, "start");
+    env_upstream_socket = NULL;
+    c.fd = tcp_client(e.tcp_port);
+    struct pkt q1 = query(71, "api.example.com", T_A), q2 = query(72, "api.example.com", T_A);
+    uint8_t both[1024];
+    size_t n = frame_into(both, &q1);
+    n += frame_into(both + n, &q2);
+    ok(write(c.fd, both, n) == (ssize_t)n, "two queries");
+    shutdown(c.fd, SHUT_WR);
+    is_int(run_client(&e, &c, 2000), 1, "answered");
+    c.want_msgs = 3;
+    is_int(run_client(&e, &c, 1000), -1, "then closed");
+    is_int(framed_count(&c), 2, "two answers");
+    is_int(RCODE(c.buf + 2), DNS_RCODE_SERVFAIL, "SERVFAIL");
+    check_rep(1, "api.example.com", "A", "allow", "upstream_failure", 2, "tcp");
+    is_int(dns_proxy_tcp_clients(e.proxy), 0, "client closed");
+    close(c.fd);
     env_stop(&e);
 }
 
