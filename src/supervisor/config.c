@@ -146,6 +146,9 @@ void sup_config_load(getenv_fn get, struct sup_config *cfg, char **warnings)
     c.require_jetstream = require && strcmp(require, "1") == 0;
     const char *counters = get_nonempty(get, "CELLOS_PER_FLOW_ENFORCEMENT_EVENTS");
     c.per_flow_counters = counters && strcmp(counters, "1") == 0;
+    const char *proxy = get_nonempty(get, "CELLOS_DNS_PROXY");
+    c.dns_proxy = proxy && strcmp(proxy, "1") == 0;
+    c.dns_upstream_override = xstrdup(get_nonempty(get, "CELLOS_DNS_PROXY_UPSTREAM_OVERRIDE"));
     if (!c.has_error && c.backend && strcmp(c.backend, "stub") != 0) {
         c.has_error = true;
         cell_err_set(&c.error, ENOTSUP, "isolation_failed",
@@ -172,5 +175,6 @@ void sup_config_clear(struct sup_config *cfg)
     free(cfg->seccomp);
     free(cfg->nats_url);
     free(cfg->nats_subject);
+    free(cfg->dns_upstream_override);
     memset(cfg, 0, sizeof(*cfg));
 }

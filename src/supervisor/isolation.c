@@ -123,7 +123,7 @@ static int setup_secret_files(struct cell_isolation *iso, const struct cell_spec
 }
 
 static int setup_mounts(struct cell_isolation *iso, const struct cell_spec *spec,
-                        struct cell_err *err)
+                        const char *resolv_conf, struct cell_err *err)
 {
     if (!(iso->namespaces & NS_MNT))
         return 0;
@@ -133,6 +133,7 @@ static int setup_mounts(struct cell_isolation *iso, const struct cell_spec *spec
         .gid = iso->set_user ? iso->gid : 0,
         .own_proc = (iso->namespaces & NS_PID) != 0,
         .secrets_dir = iso->secrets_dir,
+        .resolv_conf = resolv_conf,
     };
     int r = mount_plan_build("/", &o, &iso->mounts, err);
     if (r == 0)
@@ -142,7 +143,7 @@ static int setup_mounts(struct cell_isolation *iso, const struct cell_spec *spec
 
 int isolation_setup(struct cell_isolation *iso, const struct cell_spec *spec,
                     const struct sup_config *cfg, const struct secret_set *secrets,
-                    struct cell_err *err)
+                    const char *resolv_conf, struct cell_err *err)
 {
     memset(iso, 0, sizeof(*iso));
     iso->attach.clone_fd = -1;
@@ -158,7 +159,7 @@ int isolation_setup(struct cell_isolation *iso, const struct cell_spec *spec,
     if (r == 0)
         r = setup_secret_files(iso, spec, secrets, err);
     if (r == 0)
-        r = setup_mounts(iso, spec, err);
+        r = setup_mounts(iso, spec, resolv_conf, err);
     if (r == 0)
         r = setup_cgroup(iso, spec, cfg, err);
     if (r < 0) {

@@ -45,7 +45,7 @@ struct cell_isolation {
  * (reason "isolation_failed") and nothing is left behind. */
 int isolation_setup(struct cell_isolation *iso, const struct cell_spec *spec,
                     const struct sup_config *cfg, const struct secret_set *secrets,
-                    struct cell_err *err);
+                    const char *resolv_conf, struct cell_err *err);
 void isolation_fill_plan(struct cell_isolation *iso, struct child_plan *plan);
 void isolation_describe(const struct cell_isolation *iso, struct isolation_info *info);
 /* Kill everything in the cell's cgroup (no-op without one). */

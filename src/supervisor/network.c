@@ -77,7 +77,8 @@ static void resolver_endpoints(const struct dns_authority *dns, struct nft_endpo
 }
 
 int network_plan(struct cell_network *net, const struct cell_spec *spec, bool netns,
-                 bool per_flow_counters, struct cell_err *err)
+                 bool per_flow_counters, const struct nft_endpoint *dns_proxies,
+                 size_t n_dns_proxies, struct cell_err *err)
 {
     memset(net, 0, sizeof(*net));
     net->netns_fd = -1;
@@ -103,6 +104,8 @@ int network_plan(struct cell_network *net, const struct cell_spec *spec, bool ne
         .n_egress = l.n,
         .resolvers = resolvers,
         .n_resolvers = n_resolvers,
+        .dns_proxies = dns_proxies,
+        .n_dns_proxies = n_dns_proxies,
         .block_direct_dns = spec->dns.present && spec->dns.block_direct_workload_dns,
     };
     net->n_egress = l.n;
@@ -128,15 +131,18 @@ int network_apply(struct cell_network *net, pid_t pid, struct cell_err *err)
     return r;
 }
 
-void network_emit_enforcement(const struct cell_network *net, struct event_bus *bus)
+void network_emit_enforcement(const struct cell_network *net, bool dns_proxy, json_t *extra,
+                              struct event_bus *bus)
 {
-    if (!net->active)
+    if (!net->active) {
+        json_decref(extra);
         return;
-    json_t *d = json_object();
+    }
+    json_t *d = extra ? extra : json_object();
     json_object_set_new(d, "nftEnforcementApplied", json_boolean(net->applied));
     json_object_set_new(d, "table", json_sprintf("inet %s", net->table));
     json_object_set_new(d, "egressRulesCount", json_integer((json_int_t)net->n_egress));
-    json_object_set_new(d, "dnsProxy", json_false());
+    json_object_set_new(d, "dnsProxy", json_boolean(dns_proxy));
     json_object_set_new(d, "sniProxy", json_false());
     event_bus_emit(bus, EV_NETWORK_ENFORCEMENT, d);
 }

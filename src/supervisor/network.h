@@ -21,10 +21,13 @@ struct cell_network {
 /* Resolve egressRules hostnames (a name that does not resolve is left out
  * with a warning: access fails closed) and render the ruleset. */
 int network_plan(struct cell_network *net, const struct cell_spec *spec, bool netns,
-                 bool per_flow_counters, struct cell_err *err);
+                 bool per_flow_counters, const struct nft_endpoint *dns_proxies,
+                 size_t n_dns_proxies, struct cell_err *err);
 /* Apply in the netns of `pid` (called while the child waits). */
 int network_apply(struct cell_network *net, pid_t pid, struct cell_err *err);
-void network_emit_enforcement(const struct cell_network *net, struct event_bus *bus);
+/* At teardown, so it can carry the run's DNS counts (extra, stolen). */
+void network_emit_enforcement(const struct cell_network *net, bool dns_proxy, json_t *extra,
+                              struct event_bus *bus);
 /* One network_flow_decision per rule with its counters (source "counters"). */
 void network_emit_counters(const struct cell_network *net, struct event_bus *bus);
 void network_clear(struct cell_network *net);

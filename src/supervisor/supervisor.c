@@ -14,6 +14,7 @@
 #include "config.h"
 #include "isolation.h"
 #include "network.h"
+#include "cell_dns.h"
 #include "event/event.h"
 #include "event/sign.h"
 #include "loop/loop.h"
@@ -34,6 +35,7 @@ struct cell_run {
     struct cell_isolation iso;
     bool iso_ready;
     struct cell_network net;
+    struct cell_dns dns;
     int status_fd;            /* read end: the pid-ns init reports the wait status */
     struct loop *loop;
     struct spawned child;
@@ -181,10 +183,33 @@ static void free_strv(char **v)
 }
 
 /* While the child waits: the firewall goes into its netns first. */
+static void report_dns_proxy_failure(struct cell_run *run, const char *why)
+{
+    log_warn("%s; the cell runs with direct DNS blocked", why);
+    json_t *d = json_pack("{s:n, s:n, s:s, s:s, s:s, s:s}", "queryName", "queryType", "decision",
+                          "deny", "reasonCode", "upstream_failure", "message", why,
+                          "transport", "udp");
+    json_object_set_new(d, "upstreamResolverId", run->dns.first_resolver_id
+                                                     ? json_string(run->dns.first_resolver_id)
+                                                     : json_null());
+    event_bus_emit(&run->bus, EV_DNS_QUERY, d);
+}
+
+/* While the child waits: the firewall goes into its netns first, then the
+ * DNS proxy's sockets. A proxy that cannot listen is reported, not fatal:
+ * the firewall still blocks direct DNS. */
 static int apply_network(void *ctx, pid_t pid, int pidfd, struct cell_err *err)
 {
     struct cell_run *run = ctx;
-    return network_apply(&run->net, pid, err);
+    int r = network_apply(&run->net, pid, err);
+    if (r < 0)
+        return r;
+    struct cell_err dns_err = { 0 };
+    if (cell_dns_open(&run->dns, run->net.netns_fd, &dns_err) < 0) {
+        report_dns_proxy_failure(run, dns_err.msg);
+        run->dns.enabled = false;
+    }
+    return 0;
 }
 
 static int spawn_workload(struct cell_run *run)
@@ -223,7 +248,9 @@ static int spawn_workload(struct cell_run *run)
         run_result_fail(&run->result, status, err.reason, err.msg);
         return r;
     }
-    network_emit_enforcement(&run->net, &run->bus);
+    struct cell_err dns_err = { 0 };
+    if (cell_dns_start(&run->dns, run->loop, &run->bus, &dns_err) < 0)
+        report_dns_proxy_failure(run, dns_err.msg);
     return 0;
 }
 
@@ -365,15 +392,23 @@ static int resolve_secrets(struct cell_run *run)
 static int setup_isolation(struct cell_run *run)
 {
     struct cell_err err = { 0 };
-    int r = isolation_setup(&run->iso, run->spec, &run->cfg, &run->secrets, &err);
+    bool netns = (run->cfg.namespaces & NS_NET) != 0;
+    int r = cell_dns_plan(&run->dns, run->spec, &run->cfg, netns, &err);
+    if (r < 0) {
+        log_error("cannot set up the DNS proxy: %s", err.msg);
+        run_result_fail(&run->result, 125, "isolation_failed", err.msg);
+        return r;
+    }
+    _cleanup_free_ char *resolv = cell_dns_resolv_conf(&run->dns);
+    r = isolation_setup(&run->iso, run->spec, &run->cfg, &run->secrets, resolv, &err);
     if (r < 0) {
         log_error("cannot enforce the cell's isolation: %s", err.msg);
         run_result_fail(&run->result, 125, "isolation_failed", err.msg);
         return r;
     }
     run->iso_ready = true;
-    r = network_plan(&run->net, run->spec, (run->iso.namespaces & NS_NET) != 0,
-                     run->cfg.per_flow_counters, &err);
+    r = network_plan(&run->net, run->spec, netns, run->cfg.per_flow_counters, run->dns.listen,
+                     run->dns.n_listen, &err);
     if (r < 0) {
         log_error("cannot build the cell's network policy: %s", err.msg);
         run_result_fail(&run->result, 125, "isolation_failed", err.msg);
@@ -402,7 +437,11 @@ static int run_workload(struct cell_run *run)
  * in isolation_teardown; here the rest: process group, init, orphans. */
 static void teardown(struct cell_run *run)
 {
+    json_t *summary = json_object();
+    cell_dns_counts(&run->dns, summary);
+    network_emit_enforcement(&run->net, run->dns.proxy != NULL, summary, &run->bus);
     network_emit_counters(&run->net, &run->bus);
+    cell_dns_clear(&run->dns);
     signal_cell(run, SIGKILL);
     if (run->child.pid > 0)
         kill(run->child.pid, SIGKILL);
@@ -453,7 +492,7 @@ int supervisor_run(const char *spec_bytes, size_t spec_len)
 {
     struct cell_run run = { .spec_bytes = spec_bytes, .spec_len = spec_len,
                             .child = { .pid = 0, .pidfd = -1 }, .status_fd = -1,
-                            .net = { .netns_fd = -1 } };
+                            .net = { .netns_fd = -1 }, .dns = { .cell_netns_fd = -1 } };
     struct spec_errors errs = { 0 };
     if (spec_parse(spec_bytes, spec_len, &run.spec, &errs) < 0) {
         int status = print_spec_errors(&errs);

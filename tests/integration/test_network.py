@@ -52,8 +52,9 @@ def test_allowed_connect_works_and_others_fail_at_once():
     d = enf[0]["data"]
     assert d["nftEnforcementApplied"] is True and d["table"] == "inet cellos_t_run"
     assert d["egressRulesCount"] == 1 and d["dnsProxy"] is False and d["sniProxy"] is False
+    # A summary: emitted at teardown, so it can carry the run's DNS counts.
     assert cell.types().index("observability.v1.network_enforcement") < \
-        cell.types().index("command.v1.completed")
+        cell.types().index("lifecycle.v1.destroyed")
     assert host_tables() == before, "a table appeared in the host's netns"
 
 
@@ -76,6 +77,151 @@ def test_per_flow_counters_after_the_run():
     for d in flows.values():
         assert d["source"] == "counters" and isinstance(d["bytes"], int)
     assert cell.types()[-1] == "lifecycle.v1.destroyed"
+
+
+E2E_WORKLOAD = r"""
+import socket, struct, threading
+
+def query(name, qid):
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\0" + struct.pack(">HH", 1, 1)
+
+stub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+stub.bind(("127.0.0.1", 53054))
+
+def serve():
+    while True:
+        data, peer = stub.recvfrom(512)
+        qend = 12
+        while data[qend]:
+            qend += data[qend] + 1
+        qend += 5
+        answer = data[:2] + struct.pack(">HHHHH", 0x8180, 1, 1, 0, 0) + data[12:qend]
+        answer += b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + bytes([93, 184, 216, 34])
+        stub.sendto(answer, peer)
+
+threading.Thread(target=serve, daemon=True).start()
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+c.settimeout(5)
+for i, name in enumerate(["api.example.com", "evil.example.com"]):
+    c.sendto(query(name, 100 + i), ("127.0.0.1", 53053))
+    reply = c.recv(512)
+    rcode = reply[3] & 0xF
+    ancount = struct.unpack(">H", reply[6:8])[0]
+    addr = ".".join(str(b) for b in reply[-4:]) if ancount else "-"
+    print(name, rcode, ancount, addr)
+"""
+
+
+def test_cellos_end_to_end_dns_scenario():
+    doc = spec(cell_id="e2e-cell", argv=[PY, "-c", E2E_WORKLOAD], authority={
+        "secretRefs": [],
+        "egressRules": [{"host": "127.0.0.1", "port": 53053, "protocol": "udp"},
+                        {"host": "127.0.0.1", "port": 53054, "protocol": "udp"}],
+        "dnsAuthority": {
+            "hostnameAllowlist": ["api.example.com"],
+            "blockDirectWorkloadDns": True,
+            "resolvers": [{"resolverId": "resolver-test-001", "endpoint": "127.0.0.1:53053",
+                           "protocol": "do53-udp"}]}})
+    cell = run_cell(doc, env={"CELLOS_SUBPROCESS_UNSHARE": "net", "CELLOS_DNS_PROXY": "1",
+                              "CELLOS_DNS_PROXY_UPSTREAM_OVERRIDE": "127.0.0.1:53054"})
+    assert cell.rc == 0, (cell.stdout, cell.stderr)
+    lines = dict((l.split()[0], l.split()[1:]) for l in cell.stdout.splitlines())
+    assert lines["api.example.com"] == ["0", "1", "93.184.216.34"], lines
+    assert lines["evil.example.com"][0] == "5", lines
+    queries = [e["data"] for e in cell.of("observability.v1.dns_query")]
+    assert len(queries) == 2, queries
+    allow, deny = queries
+    assert allow["queryName"] == "api.example.com" and allow["decision"] == "allow"
+    assert allow["reasonCode"] == "allowed_by_allowlist" and allow["responseRcode"] == 0
+    assert deny["queryName"] == "evil.example.com" and deny["decision"] == "deny"
+    assert deny["reasonCode"] == "denied_not_in_allowlist" and deny["responseRcode"] == 5
+    for q in queries:
+        assert q["upstreamResolverId"] == "resolver-test-001" and q["queryType"] == "A"
+        assert q["transport"] == "udp"
+    enf = cell.of("observability.v1.network_enforcement")[0]["data"]
+    assert enf["dnsProxy"] is True and enf["dnsQueries"]["allowed"] == 1
+    assert enf["dnsQueries"]["denied"] == 1
+
+
+class UpstreamStub:
+    """A DNS server in the supervisor's netns answering every A query with
+    one address, on a loopback port of its own."""
+
+    def __init__(self, answer=(10, 1, 2, 3)):
+        import socket
+        import threading
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.seen = []
+        self.answer = bytes(answer)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        import struct
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(512)
+            except OSError:
+                return
+            qend = 12
+            while data[qend]:
+                qend += data[qend] + 1
+            name = []
+            i = 12
+            while data[i]:
+                name.append(data[i + 1:i + 1 + data[i]].decode())
+                i += data[i] + 1
+            self.seen.append(".".join(name))
+            qtype = struct.unpack(">H", data[qend + 1:qend + 3])[0]
+            qend += 5
+            if qtype == 1:
+                ans = data[:2] + struct.pack(">HHHHH", 0x8180, 1, 1, 0, 0) + data[12:qend]
+                ans += b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + self.answer
+            else:
+                ans = data[:2] + struct.pack(">HHHHH", 0x8180, 1, 0, 0, 0) + data[12:qend]
+            self.sock.sendto(ans, peer)
+
+    def close(self):
+        self.sock.close()
+
+
+def test_getaddrinfo_through_resolv_conf_and_the_proxy():
+    stub = UpstreamStub()
+    try:
+        workload = ("import socket\nfor n in ('api.example.com', 'x.cdn.example.com', 'evil.example.com'):\n"
+                    "    try:\n        print(n, socket.getaddrinfo(n, 443, socket.AF_INET)[0][4][0])\n"
+                    "    except socket.gaierror as e:\n        print(n, 'error')\n")
+        doc = spec(argv=[PY, "-c", workload], authority={
+            "secretRefs": [],
+            "dnsAuthority": {"hostnameAllowlist": ["api.example.com", "*.cdn.example.com"],
+                             "blockDirectWorkloadDns": True,
+                             "resolvers": [{"resolverId": "stub", "protocol": "do53-udp",
+                                            "endpoint": f"127.0.0.1:{stub.port}"}]}})
+        cell = run_cell(doc, env={"CELLOS_SUBPROCESS_UNSHARE": "net,mnt", "CELLOS_DNS_PROXY": "1"})
+        assert cell.rc == 0, cell.stderr
+        got = dict(l.split() for l in cell.stdout.splitlines())
+        assert got == {"api.example.com": "10.1.2.3", "x.cdn.example.com": "10.1.2.3",
+                       "evil.example.com": "error"}, got
+        assert "evil.example.com" not in stub.seen, stub.seen
+        reasons = {(e["data"]["queryName"], e["data"]["reasonCode"])
+                   for e in cell.of("observability.v1.dns_query")}
+        assert ("evil.example.com", "denied_not_in_allowlist") in reasons, reasons
+        assert ("api.example.com", "allowed_by_allowlist") in reasons, reasons
+    finally:
+        stub.close()
+
+
+def test_unparsable_resolver_endpoint_is_a_spec_error():
+    doc = spec(argv=["true"], authority={"secretRefs": [], "dnsAuthority": {
+        "hostnameAllowlist": ["a.example.com"],
+        "resolvers": [{"resolverId": "r", "endpoint": "not-an-ip:53", "protocol": "do53-udp"}]}})
+    cell = run_cell(doc, env={"CELLOS_DNS_PROXY": "1", "CELLOS_SUBPROCESS_UNSHARE": "net"})
+    assert cell.rc == 2 and "spec.authority.dnsAuthority.resolvers[0].endpoint" in cell.stderr, \
+        cell.stderr
 
 
 def test_no_firewall_without_a_netns():

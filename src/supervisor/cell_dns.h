@@ -1,0 +1,48 @@
+/* cell_dns.h: the in-cell DNS proxy (CONTRACT section 4), wired to the
+ * supervisor: listening sockets made inside the cell's netns while the child
+ * waits, served by the supervisor's loop, one dns_query event per query. */
+#pragma once
+#include <netinet/in.h>
+
+#include "base/base.h"
+#include "config.h"
+#include "dns/proxy.h"
+#include "event/event.h"
+#include "net/nft.h"
+#include "spec/spec.h"
+
+struct loop;
+
+struct cell_dns {
+    bool enabled;                  /* CELLOS_DNS_PROXY=1, dnsAuthority, own netns */
+    size_t n_listen;
+    struct nft_endpoint listen[NFT_MAX_ENDPOINTS];   /* for the firewall */
+    char listen_text[NFT_MAX_ENDPOINTS][INET6_ADDRSTRLEN];
+    struct sockaddr_storage listen_addr[NFT_MAX_ENDPOINTS];
+    socklen_t listen_len[NFT_MAX_ENDPOINTS];
+    int udp_fds[NFT_MAX_ENDPOINTS];
+    int tcp_fds[NFT_MAX_ENDPOINTS];
+    size_t n_open;
+    struct hostmatch *allow;
+    struct dns_proxy_resolver resolvers[NFT_MAX_ENDPOINTS];
+    size_t n_resolvers;
+    bool override;                 /* CELLOS_DNS_PROXY_UPSTREAM_OVERRIDE: dial in the cell */
+    int cell_netns_fd;             /* borrowed from the cell's network */
+    struct dns_proxy *proxy;
+    struct event_bus *bus;
+    const char *first_resolver_id;
+    const uint16_t *qtypes;        /* borrowed from the spec */
+    size_t n_qtypes;
+};
+
+int cell_dns_plan(struct cell_dns *dns, const struct cell_spec *spec, const struct sup_config *cfg,
+                  bool netns, struct cell_err *err);
+/* While the child waits: the listening sockets, inside the cell's netns. */
+int cell_dns_open(struct cell_dns *dns, int cell_netns_fd, struct cell_err *err);
+/* Serve from the loop; reports go to bus as dns_query events. */
+int cell_dns_start(struct cell_dns *dns, struct loop *loop, struct event_bus *bus,
+                   struct cell_err *err);
+/* "nameserver ..." for the cell's /etc/resolv.conf, or NULL. */
+char *cell_dns_resolv_conf(const struct cell_dns *dns);
+void cell_dns_counts(const struct cell_dns *dns, json_t *into);
+void cell_dns_clear(struct cell_dns *dns);
