@@ -11,6 +11,7 @@
  * When the subject lies under cellos.events., a stream CELLOS_EVENTS
  * covering cellos.events.> is created if none exists; any other subject
  * needs a stream the operator made. */
+#include <dlfcn.h>
 #include <nats/nats.h>
 #include <string.h>
 
@@ -20,6 +21,45 @@
 #define NATS_ACK_WAIT_MS 2000
 #define NATS_DEFAULT_STREAM "CELLOS_EVENTS"
 #define NATS_DEFAULT_PREFIX "cellos.events."
+
+/* libnats (and through it OpenSSL) is loaded only when a run publishes to
+ * NATS: linked normally, every cold start paid for mapping and relocating
+ * libcrypto, a large share of a cell's start-up (bench/coldstart). */
+#define NATS_FUNCTIONS(X)                                                      \
+    X(natsStatus_GetText) X(natsConnection_Status) X(js_GetStreamInfo)         \
+    X(jsStreamConfig_Init) X(js_AddStream) X(jsStreamInfo_Destroy)             \
+    X(jsPubOptions_Init) X(js_Publish) X(jsPubAck_Destroy) X(nats_Sleep)       \
+    X(jsCtx_Destroy) X(natsConnection_Destroy) X(natsOptions_Destroy)          \
+    X(nats_Close) X(natsOptions_Create) X(natsOptions_SetURL)                  \
+    X(natsOptions_SetTimeout) X(natsOptions_SetMaxReconnect)                   \
+    X(natsOptions_SetReconnectWait) X(natsConnection_Connect)                  \
+    X(natsConnection_JetStream)
+
+#define DECLARE_POINTER(name) __typeof__(name) *name;
+static struct {
+    NATS_FUNCTIONS(DECLARE_POINTER)
+} nats;
+#undef DECLARE_POINTER
+
+static int load_libnats(struct cell_err *err)
+{
+    static void *handle;
+    if (handle)
+        return 0;
+    static const char *const names[] = { "libnats.so.3.4", "libnats.so.3", "libnats.so" };
+    for (size_t i = 0; i < ARRAY_SIZE(names) && !handle; i++)
+        handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!handle)
+        return cell_err_set(err, ENOENT, "sink_failed",
+                            "NATS: cannot load libnats (install the libnats3.4 package): %s",
+                            dlerror());
+#define LOAD_POINTER(name)                                                     \
+    if (!(*(void **)&nats.name = dlsym(handle, #name)))                        \
+        return cell_err_set(err, ENOENT, "sink_failed", "NATS: libnats lacks %s", #name);
+    NATS_FUNCTIONS(LOAD_POINTER)
+#undef LOAD_POINTER
+    return 0;
+}
 
 struct queued_event {
     char *line;
@@ -41,12 +81,12 @@ struct nats_sink {
 
 static int nats_error(struct cell_err *err, natsStatus s, const char *what)
 {
-    return cell_err_set(err, EIO, "sink_failed", "NATS: %s: %s", what, natsStatus_GetText(s));
+    return cell_err_set(err, EIO, "sink_failed", "NATS: %s: %s", what, nats.natsStatus_GetText(s));
 }
 
 static bool connected(const struct nats_sink *s)
 {
-    return natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED;
+    return nats.natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED;
 }
 
 /* The event id, to de-duplicate retried publishes. */
@@ -65,17 +105,17 @@ static int ensure_stream(struct nats_sink *s, struct cell_err *err)
         return 0;
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    natsStatus st = js_GetStreamInfo(&si, s->js, NATS_DEFAULT_STREAM, NULL, &jerr);
+    natsStatus st = nats.js_GetStreamInfo(&si, s->js, NATS_DEFAULT_STREAM, NULL, &jerr);
     if (st == NATS_NOT_FOUND) {
         jsStreamConfig cfg;
-        jsStreamConfig_Init(&cfg);
+        nats.jsStreamConfig_Init(&cfg);
         const char *subjects[] = { NATS_DEFAULT_PREFIX ">" };
         cfg.Name = NATS_DEFAULT_STREAM;
         cfg.Subjects = subjects;
         cfg.SubjectsLen = 1;
-        st = js_AddStream(&si, s->js, &cfg, NULL, &jerr);
+        st = nats.js_AddStream(&si, s->js, &cfg, NULL, &jerr);
     }
-    jsStreamInfo_Destroy(si);
+    nats.jsStreamInfo_Destroy(si);
     if (st != NATS_OK)
         return nats_error(err, st, "cannot find or create the stream " NATS_DEFAULT_STREAM);
     s->stream_checked = true;
@@ -85,13 +125,13 @@ static int ensure_stream(struct nats_sink *s, struct cell_err *err)
 static natsStatus publish_one(struct nats_sink *s, const struct queued_event *q)
 {
     jsPubOptions po;
-    jsPubOptions_Init(&po);
+    nats.jsPubOptions_Init(&po);
     po.MaxWait = NATS_ACK_WAIT_MS;
     po.MsgId = q->msg_id;
     jsPubAck *ack = NULL;
     jsErrCode jerr = 0;
-    natsStatus st = js_Publish(&ack, s->js, s->subject, q->line, (int)q->len, &po, &jerr);
-    jsPubAck_Destroy(ack);
+    natsStatus st = nats.js_Publish(&ack, s->js, s->subject, q->line, (int)q->len, &po, &jerr);
+    nats.jsPubAck_Destroy(ack);
     return st;
 }
 
@@ -143,7 +183,7 @@ static int nats_flush(struct event_sink *self, struct cell_err *err)
     struct nats_sink *s = (struct nats_sink *)self;
     uint64_t deadline = now_mono_ms() + s->flush_timeout_ms;
     while (drain(s, err) < 0 && now_mono_ms() < deadline)
-        nats_Sleep(50);
+        nats.nats_Sleep(50);
     if (s->count)
         return cell_err_set(err, ETIMEDOUT, "sink_failed",
                             "NATS: %zu events not acknowledged by %s within %llu ms", s->count,
@@ -157,30 +197,33 @@ static void nats_free(struct event_sink *self)
     while (s->count)
         drop_head(s);
     free(s->queue);
-    jsCtx_Destroy(s->js);
-    natsConnection_Destroy(s->nc);
-    natsOptions_Destroy(s->opts);
+    nats.jsCtx_Destroy(s->js);
+    nats.natsConnection_Destroy(s->nc);
+    nats.natsOptions_Destroy(s->opts);
     free(s->subject);
     free(s);
-    nats_Close();
+    nats.nats_Close();
 }
 
 static natsStatus make_options(struct nats_sink *s, const char *url)
 {
-    natsStatus st = natsOptions_Create(&s->opts);
+    natsStatus st = nats.natsOptions_Create(&s->opts);
     if (st == NATS_OK)
-        st = natsOptions_SetURL(s->opts, url);
+        st = nats.natsOptions_SetURL(s->opts, url);
     if (st == NATS_OK)
-        st = natsOptions_SetTimeout(s->opts, 1000);
+        st = nats.natsOptions_SetTimeout(s->opts, 1000);
     if (st == NATS_OK)
-        st = natsOptions_SetMaxReconnect(s->opts, -1); /* for the whole run */
+        st = nats.natsOptions_SetMaxReconnect(s->opts, -1); /* for the whole run */
     if (st == NATS_OK)
-        st = natsOptions_SetReconnectWait(s->opts, 100);
+        st = nats.natsOptions_SetReconnectWait(s->opts, 100);
     return st;
 }
 
 int sink_nats_open(const struct nats_sink_config *cfg, struct event_sink **out, struct cell_err *err)
 {
+    int loaded = load_libnats(err);
+    if (loaded < 0)
+        return loaded;
     struct nats_sink *s = xcalloc(1, sizeof(*s));
     s->base = (struct event_sink){ "nats", nats_write, nats_flush, nats_free };
     s->subject = xstrdup(cfg->subject);
@@ -189,9 +232,9 @@ int sink_nats_open(const struct nats_sink_config *cfg, struct event_sink **out, 
     s->flush_timeout_ms = cfg->flush_timeout_ms ? cfg->flush_timeout_ms : 15000;
     natsStatus st = make_options(s, cfg->url);
     if (st == NATS_OK)
-        st = natsConnection_Connect(&s->nc, s->opts);
+        st = nats.natsConnection_Connect(&s->nc, s->opts);
     if (st == NATS_OK)
-        st = natsConnection_JetStream(&s->js, s->nc, NULL);
+        st = nats.natsConnection_JetStream(&s->js, s->nc, NULL);
     int r = st == NATS_OK ? 0 : nats_error(err, st, cfg->url);
     if (r == 0 && (!connected(s) || ensure_stream(s, err) < 0))
         r = cell_err_set(err, ECONNREFUSED, "sink_failed", "NATS JetStream at %s is unreachable",
