@@ -248,6 +248,8 @@ def udp(tag, payload, addr=("127.0.0.1", 53), timeout=4.0):
 for action in sys.argv[1:]:
     if action == "a":
         udp("a", query("api.example.com"))
+    elif action == "evil":
+        udp("evil", query("evil.example.com"))
     elif action == "aaaa":
         udp("aaaa", query("api.example.com", 28))
     elif action == "servfail":
@@ -292,9 +294,11 @@ def run_dns_client(stub, actions):
 def test_proxy_through_the_binary_tcp_aaaa_malformed_and_direct_dns():
     stub = UpstreamStub()
     try:
-        cell, out = run_dns_client(stub, ["a", "aaaa", "tcp", "malformed", "a", "direct", "dot"])
+        cell, out = run_dns_client(stub, ["a", "aaaa", "evil", "tcp", "malformed", "a", "direct",
+                                          "dot"])
         assert out["a"] == [["0", "0", "1"], ["0", "0", "1"]], out  # and again after garbage
         assert out["aaaa"] == [["0", "0", "0"]], out
+        assert out["evil"] == [["5", "0", "0"]], out
         assert out["tcp"] == [["0", "0", "1"], ["0", "0", "1"]], out
         assert out["malformed"][0][0] == "noanswer", out
         # 8.8.8.8:53 is redirected to the proxy (REFUSED: not on the
