@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "net/netns.h"
 #include "net/nft.h"
 
 #define REASON "isolation_failed"
@@ -21,33 +22,6 @@ static void nft_ctx_freep(struct nft_ctx **ctx)
 {
     if (*ctx)
         nft_ctx_free(*ctx);
-}
-
-/* Runs inside the target netns. */
-typedef int (*netns_fn)(void *arg, struct cell_err *err);
-
-static void return_home(int home_fd)
-{
-    if (setns(home_fd, CLONE_NEWNET) < 0) {
-        /* Carrying on in the cell's netns would make every later socket of
-         * the supervisor (upstream DNS, sinks) the cell's. */
-        log_error("nft: cannot return to the supervisor's network namespace: %s",
-                  strerror(errno));
-        abort();
-    }
-}
-
-static int run_in_netns(int netns_fd, netns_fn fn, void *arg, struct cell_err *err)
-{
-    _cleanup_close_ int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (home < 0)
-        return cell_err_set(err, errno, REASON, "nft: open own netns: %s", strerror(errno));
-    if (setns(netns_fd, CLONE_NEWNET) < 0)
-        return cell_err_set(err, errno, REASON, "nft: enter the cell's netns: %s",
-                            strerror(errno));
-    int rc = fn(arg, err);
-    return_home(home);
-    return rc;
 }
 
 /* A context with output and errors captured in buffers, not printed. */
@@ -101,7 +75,7 @@ int nft_apply_in_netns(int netns_fd, const char *ruleset_text, struct cell_err *
     if (netns_fd < 0 || !ruleset_text)
         return cell_err_set(err, EINVAL, REASON, "nft: no netns or no ruleset");
     struct apply_args a = { ruleset_text };
-    return run_in_netns(netns_fd, apply_here, &a, err);
+    return netns_run(netns_fd, apply_here, &a, err);
 }
 
 /* ---- counters ---------------------------------------------------------------- */
@@ -170,7 +144,7 @@ int nft_read_counters(int netns_fd, const char *table, struct nft_rule_counter *
     if (netns_fd < 0 || !table || !*table)
         return cell_err_set(err, EINVAL, REASON, "nft: no netns or no table");
     struct counters_args a = { table, NULL };
-    int rc = run_in_netns(netns_fd, list_here, &a, err);
+    int rc = netns_run(netns_fd, list_here, &a, err);
     if (rc < 0)
         return rc;
     _cleanup_free_ char *text = a.json;

@@ -2,12 +2,12 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "base/log.h"
+#include "net/netns.h"
 #include "policy/hostmatch.h"
 
 /* "127.0.0.1:53" or "[::1]:53" into a socket address. */
@@ -111,24 +111,6 @@ int cell_dns_plan(struct cell_dns *dns, const struct cell_spec *spec, const stru
     return dns->allow ? 0 : -EINVAL;
 }
 
-/* Run fn inside netns_fd and come back, whatever happens. */
-static int in_netns(int netns_fd, int (*fn)(void *), void *ctx)
-{
-    int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (self < 0)
-        return -errno;
-    if (setns(netns_fd, CLONE_NEWNET) < 0) {
-        int r = -errno;
-        close(self);
-        return r;
-    }
-    int r = fn(ctx);
-    if (setns(self, CLONE_NEWNET) < 0)
-        abort(); /* the supervisor must never stay in a cell's netns */
-    close(self);
-    return r;
-}
-
 static int bound_socket(const struct sockaddr_storage *ss, socklen_t len, int type)
 {
     int fd = socket(ss->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -147,7 +129,7 @@ static int bound_socket(const struct sockaddr_storage *ss, socklen_t len, int ty
     return fd;
 }
 
-static int open_listeners(void *ctx)
+static int open_listeners(void *ctx, struct cell_err *err)
 {
     struct cell_dns *dns = ctx;
     for (size_t i = 0; i < dns->n_listen; i++) {
@@ -170,7 +152,7 @@ int cell_dns_open(struct cell_dns *dns, int cell_netns_fd, struct cell_err *err)
     if (!dns->enabled)
         return 0;
     dns->cell_netns_fd = cell_netns_fd;
-    int r = in_netns(cell_netns_fd, open_listeners, dns);
+    int r = netns_run(cell_netns_fd, open_listeners, dns, err);
     if (r < 0)
         return cell_err_set(err, -r, "upstream_failure", "the DNS proxy cannot listen in the cell: %s",
                             strerror(-r));
@@ -181,7 +163,7 @@ struct socket_request {
     int family, type, fd;
 };
 
-static int make_socket(void *ctx)
+static int make_socket(void *ctx, struct cell_err *err)
 {
     struct socket_request *q = ctx;
     q->fd = socket(q->family, q->type | SOCK_CLOEXEC, 0);
@@ -194,7 +176,9 @@ static int upstream_socket(void *ctx, int family, int type)
 {
     struct cell_dns *dns = ctx;
     struct socket_request q = { family, type, -1 };
-    int r = dns->override ? in_netns(dns->cell_netns_fd, make_socket, &q) : make_socket(&q);
+    struct cell_err err;
+    int r = dns->override ? netns_run(dns->cell_netns_fd, make_socket, &q, &err)
+                          : make_socket(&q, &err);
     return r < 0 ? r : q.fd;
 }
 
