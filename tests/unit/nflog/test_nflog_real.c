@@ -1,0 +1,314 @@
+/* test_nflog_real.c: a real NFLOG group, as root. A forked child unshare()s
+ * a network namespace and brings loopback up; the test applies a rendered
+ * ruleset with `log group` there through libnftables, enters it, opens the
+ * NFLOG socket, sends TCP and UDP (allowed and denied, IPv4 and IPv6) and
+ * reads the flows back: 5-tuples, prefixes, verdicts and the dedup. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "net/nflog.h"
+#include "net/nft.h"
+#include "tap.h"
+
+#define GROUP 9
+#define PORT_TCP_OK 47101
+#define PORT_UDP_OK 47102
+#define PORT_TCP_NO 47103
+#define PORT_UDP_NO 47104
+#define DENIED_RETRIES 50
+
+static int lo_up(void)
+{
+    _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr = { 0 };
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+    if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        return -errno;
+    ifr.ifr_flags |= IFF_UP;
+    return ioctl(s, SIOCSIFFLAGS, &ifr) < 0 ? -errno : 0;
+}
+
+/* A fresh netns (loopback up) held by the returned fd; -errno on failure. */
+static int new_netns(void)
+{
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0)
+        return -errno;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        char rc = unshare(CLONE_NEWNET) == 0 && lo_up() == 0 ? 'y' : 'n';
+        if (write(ready[1], &rc, 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    char rc = 0;
+    ssize_t n = read(ready[0], &rc, 1);
+    close(ready[0]);
+    int fd = -EIO;
+    if (n == 1 && rc == 'y') {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            fd = -errno;
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return fd;
+}
+
+/* ---- traffic (inside the netns) ------------------------------------------- */
+
+static socklen_t sockaddr_of(int family, const char *addr, uint16_t port,
+                             struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        inet_pton(AF_INET, addr, &a->sin_addr);
+        return sizeof(*a);
+    }
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    inet_pton(AF_INET6, addr, &a->sin6_addr);
+    return sizeof(*a);
+}
+
+static int bound(int type, uint16_t port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sockaddr_of(AF_INET, "127.0.0.1", port, &ss);
+    int s = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&ss, len) < 0 ||
+        (type == SOCK_STREAM && listen(s, 8) < 0)) {
+        if (s >= 0)
+            close(s);
+        return -1;
+    }
+    return s;
+}
+
+static uint16_t local_port(int s)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(s, (struct sockaddr *)&ss, &len) < 0)
+        return 0;
+    return ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                         : ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/* A blocking connect; 0 or -errno; *sport the port it was made from. */
+static int tcp_connect(int family, const char *addr, uint16_t port, uint16_t *sport)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sockaddr_of(family, addr, port, &ss);
+    _cleanup_close_ int s = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc = connect(s, (struct sockaddr *)&ss, len) == 0 ? 0 : -errno;
+    *sport = local_port(s);
+    return rc;
+}
+
+static uint16_t udp_send(const char *addr, uint16_t port, int times)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sockaddr_of(AF_INET, addr, port, &ss);
+    _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (connect(s, (struct sockaddr *)&ss, len) < 0)
+        return 0;
+    for (int i = 0; i < times; i++)
+        if (send(s, "x", 1, 0) != 1)
+            break;
+    return local_port(s);
+}
+
+/* ---- what came back ------------------------------------------------------- */
+
+struct seen {
+    struct nflog_packet first;   /* first packet of the flow */
+    size_t raw;                  /* packets of it before dedup */
+};
+
+struct flows {
+    struct nflog_dedup *dedup;
+    struct seen items[32];
+    size_t n, raw;
+};
+
+static bool same_flow(const struct nflog_packet *a, const struct nflog_packet *b)
+{
+    return a->flow.family == b->flow.family && a->flow.protocol == b->flow.protocol &&
+           a->flow.dst_port == b->flow.dst_port && a->verdict == b->verdict &&
+           memcmp(a->flow.dst, b->flow.dst, 16) == 0;
+}
+
+static void on_packet(void *ctx, const struct nflog_packet *p)
+{
+    struct flows *f = ctx;
+    f->raw++;
+    if (nflog_dedup_check(f->dedup, &p->flow, p->verdict) == NFLOG_SEEN_NEW && f->n < 32)
+        f->items[f->n++] = (struct seen){ *p, 0 };
+    for (size_t i = 0; i < f->n; i++)
+        if (same_flow(&f->items[i].first, p))
+            f->items[i].raw++;
+}
+
+static const struct seen *find(const struct flows *f, int family, uint8_t proto,
+                               uint16_t dport)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        const struct nflog_flow *x = &f->items[i].first.flow;
+        if (x->family == family && x->protocol == proto && x->dst_port == dport)
+            return &f->items[i];
+    }
+    return NULL;
+}
+
+static void check_flow(const struct seen *s, const char *src, const char *dst,
+                       uint16_t sport, uint16_t dport, const char *prefix,
+                       enum nflog_verdict v)
+{
+    ok(s != NULL, "a flow to port %u", dport);
+    if (!s)
+        return;
+    char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+    const struct nflog_flow *f = &s->first.flow;
+    inet_ntop(f->family, f->src, a, sizeof(a));
+    inet_ntop(f->family, f->dst, b, sizeof(b));
+    is_str(a, src, "src of %u", dport);
+    is_str(b, dst, "dst of %u", dport);
+    ok(f->has_ports, "ports of %u", dport);
+    if (sport)
+        is_int(f->src_port, sport, "src port of %u", dport);
+    is_int(f->dst_port, dport, "dst port");
+    is_str(s->first.prefix, prefix, "prefix of %u", dport);
+    is_int(s->first.verdict, v, "verdict of %u", dport);
+}
+
+/* Read until `want` distinct flows arrived or nothing came for 300 ms. */
+static void read_flows(int fd, struct flows *f, size_t want)
+{
+    struct nflog_stats st = { 0 };
+    while (f->n < want) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 300) != 1)
+            break;
+        ssize_t r = nflog_read(fd, 0, on_packet, f, &st);
+        ok(r >= 0, "nflog_read: %s", strerror((int)-r));
+        if (r < 0)
+            break;
+    }
+    is_int(st.malformed, 0, "the kernel's messages all parse");
+    is_int(st.lost, 0, "nothing lost");
+}
+
+static void traffic_and_flows(int ns)
+{
+    if (setns(ns, CLONE_NEWNET) < 0) {
+        ok(false, "setns: %s", strerror(errno));
+        return;
+    }
+    struct cell_err err = { 0 };
+    _cleanup_close_ int fd = nflog_open(GROUP, &err);
+    ok(fd >= 0, "nflog_open: %s", err.msg);
+    _cleanup_close_ int tcp_ok = bound(SOCK_STREAM, PORT_TCP_OK);
+    _cleanup_close_ int udp_ok = bound(SOCK_DGRAM, PORT_UDP_OK);
+    ok(tcp_ok >= 0 && udp_ok >= 0, "listeners");
+    if (fd < 0)
+        return;
+
+    uint16_t sport_ok = 0, sport_no = 0, sport_no6 = 0, sport;
+    is_int(tcp_connect(AF_INET, "127.0.0.1", PORT_TCP_OK, &sport_ok), 0, "allowed connect");
+    for (int i = 0; i < DENIED_RETRIES; i++) {
+        int rc = tcp_connect(AF_INET, "127.0.0.1", PORT_TCP_NO, i ? &sport : &sport_no);
+        if (rc != -ECONNREFUSED) {
+            ok(false, "denied connect %d: %s", i, strerror(-rc));
+            break;
+        }
+    }
+    int rc6 = tcp_connect(AF_INET6, "::1", PORT_TCP_NO, &sport_no6);
+    ok(rc6 == -ECONNREFUSED, "denied IPv6 connect: %s", strerror(-rc6));
+    uint16_t usport_ok = udp_send("127.0.0.1", PORT_UDP_OK, 3);
+    uint16_t usport_no = udp_send("127.0.0.1", PORT_UDP_NO, 1);
+
+    struct flows f = { 0 };
+    nflog_dedup_new(64, &f.dedup);
+    read_flows(fd, &f, 5);
+    check_flow(find(&f, AF_INET, IPPROTO_TCP, PORT_TCP_OK), "127.0.0.1", "127.0.0.1", sport_ok,
+               PORT_TCP_OK, "egress[0] allowed:47101/tcp", NFLOG_ACCEPT);
+    check_flow(find(&f, AF_INET, IPPROTO_TCP, PORT_TCP_NO), "127.0.0.1", "127.0.0.1", sport_no,
+               PORT_TCP_NO, "reject tcp", NFLOG_REJECT);
+    check_flow(find(&f, AF_INET6, IPPROTO_TCP, PORT_TCP_NO), "::1", "::1", sport_no6,
+               PORT_TCP_NO, "reject tcp", NFLOG_REJECT);
+    check_flow(find(&f, AF_INET, IPPROTO_UDP, PORT_UDP_OK), "127.0.0.1", "127.0.0.1", usport_ok,
+               PORT_UDP_OK, "egress[1] allowed:47102/udp", NFLOG_ACCEPT);
+    check_flow(find(&f, AF_INET, IPPROTO_UDP, PORT_UDP_NO), "127.0.0.1", "127.0.0.1", usport_no,
+               PORT_UDP_NO, "reject other", NFLOG_REJECT);
+    const struct seen *denied = find(&f, AF_INET, IPPROTO_TCP, PORT_TCP_NO);
+    ok(denied && denied->raw == DENIED_RETRIES,
+       "every denied SYN was logged (%zu) and deduplicated to one flow", denied ? denied->raw : 0);
+    const struct seen *allowed = find(&f, AF_INET, IPPROTO_TCP, PORT_TCP_OK);
+    ok(allowed && allowed->raw == 1, "an accepted connection is logged once (established after)");
+    is_int(f.n, 5, "five distinct flows");
+    nflog_dedup_free(f.dedup);
+}
+
+TEST(real_log_group_in_a_netns)
+{
+    if (geteuid() != 0)
+        skip_test("needs root");
+    _cleanup_close_ int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    static const struct nft_egress egress[] = {
+        { "127.0.0.1", PORT_TCP_OK, NFT_L4_TCP, "allowed:47101/tcp" },
+        { "127.0.0.1", PORT_UDP_OK, NFT_L4_UDP, "allowed:47102/udp" },
+    };
+    const struct nft_policy p = { .cell_id = "nflog-test", .egress = egress, .n_egress = 2,
+                                  .nflog_group = GROUP };
+    _cleanup_free_ char *text = NULL;
+    ok(nft_render(&p, &text, NULL) == 0, "render");
+    _cleanup_close_ int ns = new_netns();
+    ok(ns >= 0 && home >= 0, "netns: %s", strerror(-ns));
+    if (ns < 0 || home < 0 || !text)
+        return;
+    struct cell_err err = { 0 };
+    int rc = nft_apply_in_netns(ns, text, &err);
+    is_int(rc, 0, "apply: %s", err.msg);
+    if (rc == 0)
+        traffic_and_flows(ns);
+    if (setns(home, CLONE_NEWNET) < 0)
+        abort();
+}
+
+TEST(second_socket_on_a_bound_group_fails)
+{
+    if (geteuid() != 0)
+        skip_test("needs root");
+    _cleanup_close_ int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    _cleanup_close_ int ns = new_netns();
+    ok(ns >= 0, "netns");
+    if (ns < 0 || setns(ns, CLONE_NEWNET) < 0)
+        return;
+    struct cell_err err = { 0 };
+    _cleanup_close_ int a = nflog_open(GROUP, &err);
+    ok(a >= 0, "first: %s", err.msg);
+    _cleanup_close_ int b = nflog_open(GROUP, &err);
+    ok(b < 0 && strstr(err.msg, "log group 9") != NULL, "second refused: %s", err.msg);
+    if (setns(home, CLONE_NEWNET) < 0)
+        abort();
+}
