@@ -2,11 +2,9 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -26,16 +24,16 @@ static const struct strtab_entry step_names[] = {
     { CHILD_STEP_SIGNALS, "reset signals" },
     { CHILD_STEP_SESSION, "start a session" },
     { CHILD_STEP_CGROUP, "join the cgroup" },
+    { CHILD_STEP_NETNS, "join the cell's network namespace" },
     { CHILD_STEP_MOUNTS, "build the private mount tree" },
     { CHILD_STEP_HOSTNAME, "set the hostname" },
-    { CHILD_STEP_LOOPBACK, "bring up loopback" },
-    { CHILD_STEP_WAIT_PARENT, "wait for the network policy" },
     { CHILD_STEP_SECRETS, "write secret files" },
     { CHILD_STEP_INIT, "start the namespace's init" },
     { CHILD_STEP_CAPS, "drop capabilities" },
     { CHILD_STEP_USER, "switch user" },
     { CHILD_STEP_CWD, "enter the working directory" },
     { CHILD_STEP_FDS, "close inherited descriptors" },
+    { CHILD_STEP_WAIT_PARENT, "wait for the network policy" },
     { CHILD_STEP_SECCOMP, "install the seccomp filter" },
     { CHILD_STEP_EXEC, "execute" },
 };
@@ -117,28 +115,21 @@ static int step_hostname(const struct child_plan *plan, const char **detail)
     return sethostname(plan->hostname, len) < 0 ? -errno : 0;
 }
 
-static int step_loopback(const struct child_plan *plan, const char **detail)
+/* Before the mounts: a sysfs mounted later shows the netns of whoever
+ * mounts it. The descriptor is CLOEXEC, so nothing of it reaches exec. */
+static int step_netns(const struct child_plan *plan, const char **detail)
 {
-    if (!plan->loopback_up)
+    if (!plan->join_netns)
         return 0;
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    struct ifreq ifr = { 0 };
-    memcpy(ifr.ifr_name, "lo", 3);
-    int r = ioctl(fd, SIOCGIFFLAGS, &ifr);
-    if (r == 0) {
-        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-        r = ioctl(fd, SIOCSIFFLAGS, &ifr);
-    }
-    int saved = errno;
-    close(fd);
-    return r < 0 ? -saved : 0;
+    return setns(plan->netns_fd, CLONE_NEWNET) < 0 ? -errno : 0;
 }
 
-/* The parent applies the cell's firewall from outside (through our netns)
- * while we wait here: nothing the workload runs may precede the policy. EOF
- * without the byte means the parent gave up. */
+/* The network helper may still be applying the cell's firewall (the
+ * parent collects its result) while we wait here, as late as possible so
+ * that the mounts, secrets, init, capabilities and user switch overlap it;
+ * but before the seccomp filter, which (a raw BPF profile) might deny the
+ * read. Nothing the workload runs may precede the policy. EOF without the
+ * byte means the parent gave up. */
 static int step_wait_parent(const struct child_plan *plan, const char **detail)
 {
     if (plan->sync_fd < 0)
@@ -366,9 +357,9 @@ static const child_step_fn checklist[CHILD_STEP__COUNT] = {
     [CHILD_STEP_SIGNALS] = step_signals,
     [CHILD_STEP_SESSION] = step_session,
     [CHILD_STEP_CGROUP] = step_cgroup,
+    [CHILD_STEP_NETNS] = step_netns,
     [CHILD_STEP_MOUNTS] = step_mounts,
     [CHILD_STEP_HOSTNAME] = step_hostname,
-    [CHILD_STEP_LOOPBACK] = step_loopback,
     [CHILD_STEP_WAIT_PARENT] = step_wait_parent,
     [CHILD_STEP_SECRETS] = step_secrets,
     [CHILD_STEP_INIT] = step_init,

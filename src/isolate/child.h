@@ -24,16 +24,16 @@ enum child_step {
     CHILD_STEP_SIGNALS,
     CHILD_STEP_SESSION,
     CHILD_STEP_CGROUP,
+    CHILD_STEP_NETNS,
     CHILD_STEP_MOUNTS,
     CHILD_STEP_HOSTNAME,
-    CHILD_STEP_LOOPBACK,
-    CHILD_STEP_WAIT_PARENT,
     CHILD_STEP_SECRETS,
     CHILD_STEP_INIT,
     CHILD_STEP_CAPS,
     CHILD_STEP_USER,
     CHILD_STEP_CWD,
     CHILD_STEP_FDS,
+    CHILD_STEP_WAIT_PARENT, /* as late as possible: the network helper works meanwhile */
     CHILD_STEP_SECCOMP,
     CHILD_STEP_EXEC,
     CHILD_STEP__COUNT,
@@ -66,7 +66,9 @@ struct child_plan {
     bool pid_init;                   /* we are PID 1 of a new pid namespace */
     const struct mount_plan *mounts; /* NULL: no private mount tree */
     const char *hostname;            /* uts namespace: the cell id, or NULL */
-    bool loopback_up;                /* net namespace: bring lo up */
+    bool join_netns;                 /* own netns: setns() into netns_fd (made and set up
+                                      * by the netprep helper: loopback, route, firewall) */
+    int netns_fd;
     const char *secrets_dir;         /* runtimeBroker: where the files go, or NULL */
     const struct child_secret_file *secret_files;
     size_t n_secret_files;

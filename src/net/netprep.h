@@ -58,14 +58,13 @@ struct netprep_opened {
 };
 
 struct netprep {
-    pid_t pid;                 /* 0 when no helper runs */
-    int pidfd;
+    pid_t pid;                 /* 0 when no helper runs (or once reaped) */
     int sock;                  /* our end of the socketpair */
     int netns_fd;              /* the cell's netns, once received; owned */
     size_t n_openers;
 };
 
-#define NETPREP_INIT { .pid = 0, .pidfd = -1, .sock = -1, .netns_fd = -1 }
+#define NETPREP_INIT { .pid = 0, .sock = -1, .netns_fd = -1 }
 
 /* Fork the helper. Everything in req (and what its openers read) must be
  * ready: the helper sees the supervisor's memory as it is now. */
@@ -77,7 +76,8 @@ int netprep_netns_fd(struct netprep *np, struct cell_err *err);
 /* Wait for the helper's results: out[i] for each opener (n_openers of
  * them). 0 when loopback, route and ruleset are in place (an opener's
  * failure is only reported in out[i]); -errno with err naming the failed
- * step otherwise. The helper is reaped either way. */
+ * step otherwise (and every descriptor already received closed). The
+ * helper is reaped either way. */
 int netprep_finish(struct netprep *np, struct netprep_opened *out, struct cell_err *err);
 
 /* Kill and reap the helper if it still runs, close every descriptor

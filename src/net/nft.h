@@ -113,6 +113,10 @@ int nft_render(const struct nft_policy *policy, char **out, struct cell_err *err
  * would silently make the supervisor's own traffic the cell's). libnftables'
  * error text ends up in err->msg. 0 or -errno. */
 int nft_apply_in_netns(int netns_fd, const char *ruleset_text, struct cell_err *err);
+/* The same in the calling thread's current netns, for the netprep helper
+ * (which lives in the cell's netns and exits right after: the libnftables
+ * context is deliberately left to the process's end). */
+int nft_apply_here(const char *ruleset_text, struct cell_err *err);
 
 struct nft_rule_counter {
     char chain[32];

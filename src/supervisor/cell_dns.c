@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "net/netns.h"
+#include "net/netprep.h"
 #include "policy/hostmatch.h"
 
 /* "127.0.0.1:53" or "[::1]:53" into a socket address. */
@@ -129,33 +130,41 @@ static int bound_socket(const struct sockaddr_storage *ss, socklen_t len, int ty
     return fd;
 }
 
-static int open_listeners(void *ctx, struct cell_err *err)
+/* Runs in the netprep helper, inside the cell's new netns: a UDP and a TCP
+ * socket per endpoint, in that order. */
+static int open_listeners(void *ctx, int *fds, size_t max, struct cell_err *err)
 {
     struct cell_dns *dns = ctx;
-    for (size_t i = 0; i < dns->n_listen; i++) {
-        int u = bound_socket(&dns->listen_addr[i], dns->listen_len[i], SOCK_DGRAM);
-        if (u < 0)
-            return u;
-        int t = bound_socket(&dns->listen_addr[i], dns->listen_len[i], SOCK_STREAM);
-        if (t < 0) {
-            close(u);
-            return t;
+    size_t n = 0;
+    for (size_t i = 0; i < dns->n_listen && n + 2 <= max; i++) {
+        for (int k = 0; k < 2; k++) {
+            int fd = bound_socket(&dns->listen_addr[i], dns->listen_len[i],
+                                  k == 0 ? SOCK_DGRAM : SOCK_STREAM);
+            if (fd < 0)
+                return cell_err_set(err, -fd, "upstream_failure",
+                                    "the DNS proxy cannot listen on %s:%u in the cell: %s",
+                                    dns->listen_text[i], dns->listen[i].port, strerror(-fd));
+            fds[n++] = fd;
         }
-        dns->udp_fds[dns->n_open] = u;
-        dns->tcp_fds[dns->n_open++] = t;
     }
-    return 0;
+    return (int)n;
 }
 
-int cell_dns_open(struct cell_dns *dns, int cell_netns_fd, struct cell_err *err)
+struct netprep_opener cell_dns_opener(struct cell_dns *dns)
 {
-    if (!dns->enabled)
-        return 0;
+    return (struct netprep_opener){ .name = "DNS proxy", .open = open_listeners, .ctx = dns };
+}
+
+int cell_dns_adopt(struct cell_dns *dns, const struct netprep_opened *opened, int cell_netns_fd,
+                   struct cell_err *err)
+{
     dns->cell_netns_fd = cell_netns_fd;
-    int r = netns_run(cell_netns_fd, open_listeners, dns, err);
-    if (r < 0)
-        return cell_err_set(err, -r, "upstream_failure", "the DNS proxy cannot listen in the cell: %s",
-                            strerror(-r));
+    if (opened->r < 0)
+        return cell_err_set(err, -opened->r, "upstream_failure", "%s", opened->msg);
+    for (size_t i = 0; i + 1 < opened->n_fds; i += 2) {
+        dns->udp_fds[dns->n_open] = opened->fds[i];
+        dns->tcp_fds[dns->n_open++] = opened->fds[i + 1];
+    }
     return 0;
 }
 

@@ -1,6 +1,6 @@
 /* cell_dns.h: the in-cell DNS proxy (CONTRACT section 4), wired to the
- * supervisor: listening sockets made inside the cell's netns while the child
- * waits, served by the supervisor's loop, one dns_query event per query. */
+ * supervisor: listening sockets made inside the cell's netns by the netprep
+ * helper, served by the supervisor's loop, one dns_query event per query. */
 #pragma once
 #include <netinet/in.h>
 
@@ -8,6 +8,7 @@
 #include "config.h"
 #include "dns/proxy.h"
 #include "event/event.h"
+#include "net/netprep.h"
 #include "net/nft.h"
 #include "spec/spec.h"
 
@@ -37,8 +38,12 @@ struct cell_dns {
 
 int cell_dns_plan(struct cell_dns *dns, const struct cell_spec *spec, const struct sup_config *cfg,
                   bool netns, struct cell_err *err);
-/* While the child waits: the listening sockets, inside the cell's netns. */
-int cell_dns_open(struct cell_dns *dns, int cell_netns_fd, struct cell_err *err);
+/* The listening sockets are made inside the cell's netns by the netprep
+ * helper (this opener), then adopted here (cell_netns_fd is borrowed: the
+ * override dials upstream from inside the cell). */
+struct netprep_opener cell_dns_opener(struct cell_dns *dns);
+int cell_dns_adopt(struct cell_dns *dns, const struct netprep_opened *opened, int cell_netns_fd,
+                   struct cell_err *err);
 /* Serve from the loop; reports go to bus as dns_query events. */
 int cell_dns_start(struct cell_dns *dns, struct loop *loop, struct event_bus *bus,
                    struct cell_err *err);

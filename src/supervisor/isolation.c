@@ -177,7 +177,6 @@ void isolation_fill_plan(struct cell_isolation *iso, struct child_plan *plan)
     plan->cgroup_cloned_into = iso->attach.clone_fd >= 0;
     plan->pid_init = (iso->namespaces & NS_PID) != 0;
     plan->mounts = iso->have_mounts ? &iso->mounts : NULL;
-    plan->loopback_up = (iso->namespaces & NS_NET) != 0;
     plan->drop_net_caps = (iso->namespaces & NS_NET) != 0;
     plan->set_user = iso->set_user;
     plan->uid = iso->uid;

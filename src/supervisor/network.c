@@ -1,7 +1,6 @@
 #include "network.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
@@ -115,20 +114,10 @@ int network_plan(struct cell_network *net, const struct cell_spec *spec, bool ne
     return r;
 }
 
-int network_apply(struct cell_network *net, pid_t pid, struct cell_err *err)
+void network_adopt(struct cell_network *net, int netns_fd)
 {
-    if (!net->active)
-        return 0;
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
-    net->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (net->netns_fd < 0)
-        return cell_err_set(err, errno, "isolation_failed", "cannot open the cell's netns: %s",
-                            strerror(errno));
-    int r = nft_apply_in_netns(net->netns_fd, net->ruleset, err);
-    if (r == 0)
-        net->applied = true;
-    return r;
+    net->netns_fd = netns_fd;
+    net->applied = true;
 }
 
 void network_emit_enforcement(const struct cell_network *net, bool dns_proxy, json_t *extra,

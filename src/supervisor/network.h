@@ -1,6 +1,7 @@
 /* network.h: the cell's nftables egress policy (CONTRACT section 4): built
- * from the spec before the cell exists, applied in the cell's netns while
- * the child waits, reported as events. */
+ * from the spec before the cell exists, applied in the cell's netns by the
+ * netprep helper (net/netprep.h) while the cell is being built, reported as
+ * events. */
 #pragma once
 #include "base/base.h"
 #include "config.h"
@@ -13,7 +14,7 @@ struct cell_network {
     char table[NFT_TABLE_NAME_MAX];
     char *ruleset;          /* nft script */
     size_t n_egress;        /* egress rules in the ruleset (after resolving hostnames) */
-    int netns_fd;           /* the cell's netns, held until teardown (for counters) */
+    int netns_fd;           /* the cell's netns, held until teardown (for counters); owned */
     bool applied;
     bool per_flow_counters; /* CELLOS_PER_FLOW_ENFORCEMENT_EVENTS=1 */
 };
@@ -23,8 +24,9 @@ struct cell_network {
 int network_plan(struct cell_network *net, const struct cell_spec *spec, bool netns,
                  bool per_flow_counters, const struct nft_endpoint *dns_proxies,
                  size_t n_dns_proxies, struct cell_err *err);
-/* Apply in the netns of `pid` (called while the child waits). */
-int network_apply(struct cell_network *net, pid_t pid, struct cell_err *err);
+/* The helper applied net->ruleset in the netns behind netns_fd, which the
+ * network now owns (closed by network_clear). */
+void network_adopt(struct cell_network *net, int netns_fd);
 /* At teardown, so it can carry the run's DNS counts (extra, stolen). */
 void network_emit_enforcement(const struct cell_network *net, bool dns_proxy, json_t *extra,
                               struct event_bus *bus);

@@ -18,6 +18,7 @@
 #include "event/event.h"
 #include "event/sign.h"
 #include "loop/loop.h"
+#include "net/netprep.h"
 #include "run_events.h"
 #include "secrets.h"
 #include "spec/spec.h"
@@ -36,6 +37,7 @@ struct cell_run {
     bool iso_ready;
     struct cell_network net;
     struct cell_dns dns;
+    struct netprep prep;      /* the helper preparing the cell's netns */
     int status_fd;            /* read end: the pid-ns init reports the wait status */
     struct loop *loop;
     struct spawned child;
@@ -182,7 +184,6 @@ static void free_strv(char **v)
     free(v);
 }
 
-/* While the child waits: the firewall goes into its netns first. */
 static void report_dns_proxy_failure(struct cell_run *run, const char *why)
 {
     log_warn("%s; the cell runs with direct DNS blocked", why);
@@ -195,20 +196,69 @@ static void report_dns_proxy_failure(struct cell_run *run, const char *why)
     event_bus_emit(&run->bus, EV_DNS_QUERY, d);
 }
 
-/* While the child waits: the firewall goes into its netns first, then the
- * DNS proxy's sockets. A proxy that cannot listen is reported, not fatal:
- * the firewall still blocks direct DNS. */
-static int apply_network(void *ctx, pid_t pid, int pidfd, struct cell_err *err)
+/* ---- the cell's network: prepared by a helper process (net/netprep.h) ---- */
+
+/* Who creates sockets inside the cell's netns, in the order the helper runs
+ * them; each service takes back what its opener made (adopt_network). */
+enum net_opener { OPENER_DNS, OPENER__COUNT };
+
+/* Started before the secrets, the cgroup and the mount plan, so the
+ * helper's few milliseconds of netns, firewall and sockets overlap them. */
+static int start_network(struct cell_run *run)
+{
+    if (!run->net.active)
+        return 0;
+    struct netprep_opener openers[OPENER__COUNT];
+    openers[OPENER_DNS] = run->dns.enabled ? cell_dns_opener(&run->dns)
+                                           : (struct netprep_opener){ 0 };
+    size_t n = 0;
+    while (n < OPENER__COUNT && openers[n].open)
+        n++;
+    struct netprep_request req = { .ruleset = run->net.ruleset, .openers = openers,
+                                   .n_openers = n };
+    struct cell_err err = { 0 };
+    int r = netprep_start(&req, &run->prep, &err);
+    if (r < 0) {
+        log_error("%s", err.msg);
+        run_result_fail(&run->result, 125, "isolation_failed", err.msg);
+    }
+    return r;
+}
+
+/* While the child waits: the helper's results. A firewall that could not be
+ * applied stops the cell; a proxy that cannot listen is reported, not fatal
+ * (the firewall still blocks direct DNS). */
+static int adopt_network(void *ctx, pid_t pid, int pidfd, struct cell_err *err)
 {
     struct cell_run *run = ctx;
-    int r = network_apply(&run->net, pid, err);
+    struct netprep_opened opened[OPENER__COUNT];
+    int netns_fd = run->prep.netns_fd;
+    int r = netprep_finish(&run->prep, opened, err);
     if (r < 0)
         return r;
+    run->prep.netns_fd = -1;
+    network_adopt(&run->net, netns_fd);
     struct cell_err dns_err = { 0 };
-    if (cell_dns_open(&run->dns, run->net.netns_fd, &dns_err) < 0) {
+    if (run->dns.enabled &&
+        cell_dns_adopt(&run->dns, &opened[OPENER_DNS], netns_fd, &dns_err) < 0) {
         report_dns_proxy_failure(run, dns_err.msg);
         run->dns.enabled = false;
     }
+    return 0;
+}
+
+/* The child setns()es into the helper's netns instead of cloning one. */
+static int join_prepared_netns(struct cell_run *run, struct child_plan *plan, uint64_t *flags,
+                               struct cell_err *err)
+{
+    if (!run->net.active)
+        return 0;
+    int fd = netprep_netns_fd(&run->prep, err);
+    if (fd < 0)
+        return fd;
+    plan->join_netns = true;
+    plan->netns_fd = fd;
+    *flags &= ~(uint64_t)CLONE_NEWNET;
     return 0;
 }
 
@@ -234,11 +284,13 @@ static int spawn_workload(struct cell_run *run)
     }
     struct spawn_opts opts = { .clone_flags = run->iso.clone_flags,
                                .cgroup_fd = run->iso.attach.clone_fd,
-                               .after_clone = run->net.active ? apply_network : NULL,
+                               .after_clone = run->net.active ? adopt_network : NULL,
                                .after_clone_ctx = run };
     struct cell_err err = { 0 };
     int status = 125;
-    int r = process_spawn(&plan, &opts, &run->child, &status, &err);
+    int r = join_prepared_netns(run, &plan, &opts.clone_flags, &err);
+    if (r == 0)
+        r = process_spawn(&plan, &opts, &run->child, &status, &err);
     if (status_pipe[1] >= 0)
         close(status_pipe[1]);
     free_workload_env(env, n_plain);
@@ -389,7 +441,9 @@ static int resolve_secrets(struct cell_run *run)
     return r;
 }
 
-static int setup_isolation(struct cell_run *run)
+/* The DNS proxy's endpoints and the ruleset, then the helper that puts them
+ * into a new netns while the rest of the cell is built. */
+static int setup_network(struct cell_run *run)
 {
     struct cell_err err = { 0 };
     bool netns = (run->cfg.namespaces & NS_NET) != 0;
@@ -399,14 +453,6 @@ static int setup_isolation(struct cell_run *run)
         run_result_fail(&run->result, 125, "isolation_failed", err.msg);
         return r;
     }
-    _cleanup_free_ char *resolv = cell_dns_resolv_conf(&run->dns);
-    r = isolation_setup(&run->iso, run->spec, &run->cfg, &run->secrets, resolv, &err);
-    if (r < 0) {
-        log_error("cannot enforce the cell's isolation: %s", err.msg);
-        run_result_fail(&run->result, 125, "isolation_failed", err.msg);
-        return r;
-    }
-    run->iso_ready = true;
     r = network_plan(&run->net, run->spec, netns, run->cfg.per_flow_counters, run->dns.listen,
                      run->dns.n_listen, &err);
     if (r < 0) {
@@ -414,6 +460,20 @@ static int setup_isolation(struct cell_run *run)
         run_result_fail(&run->result, 125, "isolation_failed", err.msg);
         return r;
     }
+    return start_network(run);
+}
+
+static int setup_isolation(struct cell_run *run)
+{
+    struct cell_err err = { 0 };
+    _cleanup_free_ char *resolv = cell_dns_resolv_conf(&run->dns);
+    int r = isolation_setup(&run->iso, run->spec, &run->cfg, &run->secrets, resolv, &err);
+    if (r < 0) {
+        log_error("cannot enforce the cell's isolation: %s", err.msg);
+        run_result_fail(&run->result, 125, "isolation_failed", err.msg);
+        return r;
+    }
+    run->iso_ready = true;
     return 0;
 }
 
@@ -455,6 +515,7 @@ static void teardown(struct cell_run *run)
     if (run->iso_ready)
         isolation_teardown(&run->iso, &run->result);
     run->iso_ready = false;
+    netprep_clear(&run->prep);
     network_clear(&run->net);
     secrets_free(&run->secrets);
 }
@@ -468,7 +529,8 @@ static void run_cell(struct cell_run *run)
         run_result_fail(&run->result, 125, run->cfg.error.reason, run->cfg.error.msg);
     } else if (setup_signals(run) < 0) {
         run_result_fail(&run->result, 125, "spawn_failed", "cannot watch signals");
-    } else if (resolve_secrets(run) == 0 && setup_isolation(run) == 0) {
+    } else if (setup_network(run) == 0 && resolve_secrets(run) == 0 &&
+               setup_isolation(run) == 0) {
         struct isolation_info info;
         isolation_describe(&run->iso, &info);
         emit_started(&run->bus, run->spec, run->spec_bytes, run->spec_len, &info);
@@ -492,7 +554,8 @@ int supervisor_run(const char *spec_bytes, size_t spec_len)
 {
     struct cell_run run = { .spec_bytes = spec_bytes, .spec_len = spec_len,
                             .child = { .pid = 0, .pidfd = -1 }, .status_fd = -1,
-                            .net = { .netns_fd = -1 }, .dns = { .cell_netns_fd = -1 } };
+                            .net = { .netns_fd = -1 }, .dns = { .cell_netns_fd = -1 },
+                            .prep = NETPREP_INIT };
     struct spec_errors errs = { 0 };
     if (spec_parse(spec_bytes, spec_len, &run.spec, &errs) < 0) {
         int status = print_spec_errors(&errs);
