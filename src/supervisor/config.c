@@ -146,6 +146,8 @@ void sup_config_load(getenv_fn get, struct sup_config *cfg, char **warnings)
     c.require_jetstream = require && strcmp(require, "1") == 0;
     const char *counters = get_nonempty(get, "CELLOS_PER_FLOW_ENFORCEMENT_EVENTS");
     c.per_flow_counters = counters && strcmp(counters, "1") == 0;
+    const char *realtime = get_nonempty(get, "CELLOS_PER_FLOW_REALTIME");
+    c.per_flow_realtime = realtime && strcmp(realtime, "1") == 0;
     const char *proxy = get_nonempty(get, "CELLOS_DNS_PROXY");
     c.dns_proxy = proxy && strcmp(proxy, "1") == 0;
     c.dns_upstream_override = xstrdup(get_nonempty(get, "CELLOS_DNS_PROXY_UPSTREAM_OVERRIDE"));

@@ -36,6 +36,7 @@ struct sup_config {
     char *nats_subject;          /* CELLOS_NATS_SUBJECT, default cellos.events.{cellId} */
     bool require_jetstream;      /* CELL_OS_REQUIRE_JETSTREAM=1 */
     bool per_flow_counters;      /* CELLOS_PER_FLOW_ENFORCEMENT_EVENTS=1 */
+    bool per_flow_realtime;      /* CELLOS_PER_FLOW_REALTIME=1 */
     bool dns_proxy;              /* CELLOS_DNS_PROXY=1 */
     char *dns_upstream_override; /* CELLOS_DNS_PROXY_UPSTREAM_OVERRIDE: ip:port */
     /* A value that must stop the run (bad profile, unknown backend...). It is

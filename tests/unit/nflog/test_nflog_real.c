@@ -2,7 +2,9 @@
  * a network namespace and brings loopback up; the test applies a rendered
  * ruleset with `log group` there through libnftables, enters it, opens the
  * NFLOG socket, sends TCP and UDP (allowed and denied, IPv4 and IPv6) and
- * reads the flows back: 5-tuples, prefixes, verdicts and the dedup. */
+ * reads the flows back: 5-tuples, prefixes, verdicts and the dedup. Then
+ * the same through cell_flowlog, as the supervisor serves it: on a loop,
+ * events to a bus, drained at teardown. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -15,8 +17,11 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "event/event.h"
+#include "loop/loop.h"
 #include "net/nflog.h"
 #include "net/nft.h"
+#include "supervisor/cell_flowlog.h"
 #include "tap.h"
 
 #define GROUP 9
@@ -311,4 +316,172 @@ TEST(second_socket_on_a_bound_group_fails)
     ok(b < 0 && strstr(err.msg, "log group 9") != NULL, "second refused: %s", err.msg);
     if (setns(home, CLONE_NEWNET) < 0)
         abort();
+}
+
+/* ---- the supervisor's side: cell_flowlog on a loop ------------------------ */
+
+struct memory_sink {
+    struct event_sink base;
+    json_t *events;            /* array of the events' data */
+};
+
+static int memory_write(struct event_sink *self, const char *line, size_t len,
+                        struct cell_err *err)
+{
+    struct memory_sink *m = (struct memory_sink *)self;
+    json_t *ev = json_loadb(line, len, 0, NULL);
+    if (ev && strstr(json_string_value(json_object_get(ev, "type")), "network_flow_decision"))
+        json_array_append(m->events, json_object_get(ev, "data"));
+    json_decref(ev);
+    return 0;
+}
+
+static void memory_free(struct event_sink *self)
+{
+    struct memory_sink *m = (struct memory_sink *)self;
+    json_decref(m->events);
+    free(m);
+}
+
+static void quit_loop(struct loop *loop, void *userdata) { loop_quit(loop, 0); }
+
+static int int_of(json_t *o, const char *key) { return (int)json_integer_value(json_object_get(o, key)); }
+static const char *str_of(json_t *o, const char *key) { return json_string_value(json_object_get(o, key)); }
+
+/* What the supervisor does, step by step, with the netprep helper replaced
+ * by a setns() of this process. */
+static void flowlog_in_netns(int ns, struct memory_sink *sink)
+{
+    struct sup_config cfg = { .per_flow_realtime = true };
+    struct cell_flowlog fl;
+    cell_flowlog_plan(&fl, &cfg, true);
+    is_int(cell_flowlog_group(&fl), CELL_FLOWLOG_GROUP, "group for the firewall");
+    static const struct nft_egress egress[] = {
+        { "127.0.0.1", PORT_TCP_OK, NFT_L4_TCP, "allowed:47101/tcp" } };
+    const struct nft_policy p = { .cell_id = "flowlog-test", .egress = egress, .n_egress = 1,
+                                  .nflog_group = cell_flowlog_group(&fl) };
+    _cleanup_free_ char *text = NULL;
+    struct cell_err err = { 0 };
+    ok(nft_render(&p, &text, NULL) == 0 && nft_apply_in_netns(ns, text, &err) == 0,
+       "ruleset: %s", err.msg);
+    if (setns(ns, CLONE_NEWNET) < 0) {
+        sink->base.free(&sink->base);
+        return;
+    }
+
+    struct netprep_opener op = cell_flowlog_opener(&fl);
+    struct netprep_opened o = { 0 };
+    o.r = op.open(op.ctx, o.fds, NETPREP_MAX_FDS, &err);
+    o.n_fds = o.r > 0 ? (size_t)o.r : 0;
+    is_int(o.r, 1, "opener: %s", err.msg);
+    is_int(cell_flowlog_adopt(&fl, &o), 0, "adopt");
+    ok(o.fds[0] == -1 && fl.fd >= 0, "the socket changed hands");
+
+    struct loop *loop = NULL;
+    struct event_bus bus;
+    event_bus_init(&bus);
+    event_ctx_init(&bus.ctx, "flowlog-test", NULL);
+    event_bus_add_sink(&bus, &sink->base);
+    ok(loop_new(&loop) == 0, "loop");
+    is_int(cell_flowlog_start(&fl, loop, &bus, &err), 0, "start: %s", err.msg);
+
+    _cleanup_close_ int tcp_ok = bound(SOCK_STREAM, PORT_TCP_OK);
+    ok(tcp_ok >= 0, "listener");
+    uint16_t sport_ok = 0, sport_no = 0, sport;
+    is_int(tcp_connect(AF_INET, "127.0.0.1", PORT_TCP_OK, &sport_ok), 0, "allowed connect");
+    for (int i = 0; i < 200; i++)
+        tcp_connect(AF_INET, "127.0.0.1", PORT_TCP_NO, i ? &sport : &sport_no);
+    loop_add_timer(loop, 200, quit_loop, NULL);
+    loop_run(loop);                    /* served as it happens */
+    size_t during = json_array_size(sink->events);
+    udp_send("127.0.0.1", PORT_UDP_NO, 1);
+    cell_flowlog_drain(&fl);           /* what is left at teardown */
+
+    json_t *summary = json_object();
+    cell_flowlog_counts(&fl, summary);
+    json_t *c = json_object_get(summary, "flowLog");
+    is_int(int_of(c, "flows"), 3, "three flows");
+    is_int(int_of(c, "duplicates"), 199, "the retries");
+    is_int(int_of(c, "unreported") + int_of(c, "malformed") + int_of(c, "lost"), 0, "clean");
+    is_int(int_of(c, "group"), CELL_FLOWLOG_GROUP, "group");
+    json_decref(summary);
+    cell_flowlog_clear(&fl);
+    ok(fl.fd == -1 && fl.seen == NULL, "cleared");
+    cell_flowlog_clear(&fl);
+    loop_free(loop);
+    json_t *events = json_incref(sink->events);   /* outlive the bus and its sinks */
+    event_bus_close(&bus);
+
+    is_int(during, 2, "two flows reported while the loop ran");
+    is_int(json_array_size(events), 3, "one event per flow");
+    size_t i;
+    json_t *d;
+    json_array_foreach(events, i, d) {
+        is_str(str_of(d, "source"), "nflog", "source");
+        is_str(str_of(d, "srcAddr"), "127.0.0.1", "srcAddr");
+        is_str(str_of(d, "dstAddr"), "127.0.0.1", "dstAddr");
+        is_int(int_of(d, "packets"), 1, "packets");
+        ok(int_of(d, "bytes") >= 28, "bytes");
+    }
+    json_t *a = json_array_get(events, 0), *r = json_array_get(events, 1),
+           *u = json_array_get(events, 2);
+    is_str(str_of(a, "verdict"), "accept", "accept first");
+    is_str(str_of(a, "rule"), "egress[0] allowed:47101/tcp", "rule");
+    is_str(str_of(a, "protocol"), "tcp", "protocol");
+    is_int(int_of(a, "srcPort"), sport_ok, "srcPort");
+    is_int(int_of(a, "dstPort"), PORT_TCP_OK, "dstPort");
+    is_str(str_of(r, "verdict"), "reject", "then the reject");
+    is_str(str_of(r, "rule"), "reject tcp", "rule");
+    is_int(int_of(r, "srcPort"), sport_no, "the first retry's port");
+    is_int(int_of(r, "dstPort"), PORT_TCP_NO, "dstPort");
+    is_str(str_of(u, "protocol"), "udp", "udp drained at teardown");
+    is_str(str_of(u, "rule"), "reject other", "rule");
+    is_int(int_of(u, "dstPort"), PORT_UDP_NO, "dstPort");
+    json_decref(events);
+}
+
+TEST(cell_flowlog_reports_each_flow_once)
+{
+    if (geteuid() != 0)
+        skip_test("needs root");
+    _cleanup_close_ int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    _cleanup_close_ int ns = new_netns();
+    ok(ns >= 0 && home >= 0, "netns");
+    if (ns < 0 || home < 0)
+        return;
+    struct memory_sink *sink = xcalloc(1, sizeof(*sink));
+    sink->base = (struct event_sink){ .name = "memory", .write = memory_write,
+                                      .free = memory_free };
+    sink->events = json_array();
+    flowlog_in_netns(ns, sink);
+    if (setns(home, CLONE_NEWNET) < 0)
+        abort();
+}
+
+TEST(cell_flowlog_off_or_failed)
+{
+    struct sup_config cfg = { .per_flow_realtime = true };
+    struct cell_flowlog fl;
+    cell_flowlog_plan(&fl, &cfg, false);
+    is_int(cell_flowlog_group(&fl), 0, "no private netns: no log group");
+    cfg.per_flow_realtime = false;
+    cell_flowlog_plan(&fl, &cfg, true);
+    is_int(cell_flowlog_group(&fl), 0, "not asked for");
+    json_t *summary = json_object();
+    cell_flowlog_counts(&fl, summary);
+    is_int(json_object_size(summary), 0, "nothing in the summary");
+
+    cfg.per_flow_realtime = true;
+    cell_flowlog_plan(&fl, &cfg, true);
+    struct netprep_opened o = { .r = -EPROTONOSUPPORT, .msg = "nflog: netlink socket: nope" };
+    is_int(cell_flowlog_adopt(&fl, &o), -EPROTONOSUPPORT, "the opener's error");
+    ok(!fl.enabled, "off");
+    struct cell_err err = { 0 };
+    is_int(cell_flowlog_start(&fl, NULL, NULL, &err), 0, "start is a no-op");
+    cell_flowlog_drain(&fl);
+    cell_flowlog_counts(&fl, summary);
+    is_str(json_string_value(json_object_get(json_object_get(summary, "flowLog"), "error")),
+           "nflog: netlink socket: nope", "the summary says why");
+    json_decref(summary);
+    cell_flowlog_clear(&fl);
 }
