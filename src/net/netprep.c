@@ -5,7 +5,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <net/if.h>
-#include <net/route.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -75,37 +77,60 @@ static int loopback_up(struct cell_err *err)
     return 0;
 }
 
-/* The IPv6 route ioctl takes this (linux/ipv6_route.h's in6_rtmsg, which
- * cannot be included next to glibc's headers). */
-struct in6_route {
-    struct in6_addr dst, src, gateway;
-    uint32_t type;
-    uint16_t dst_len, src_len;
-    uint32_t metric;
-    unsigned long info;
-    uint32_t flags;
-    int ifindex;
-};
+/* One RTM_NEWROUTE: default dev lo src <loopback>, answered by an ACK.
+ * The preferred source matters: without it the kernel picks 0.0.0.0 (lo's
+ * 127.0.0.1 has host scope), and an answer un-NATed back from the DNS proxy
+ * would not match the workload's flow. */
+static int add_default_route(int family, const void *src, size_t src_len, int ifindex)
+{
+    struct {
+        struct nlmsghdr nh;
+        struct rtmsg rt;
+        char attrs[64];
+    } req = { 0 };
+    req.nh.nlmsg_type = RTM_NEWROUTE;
+    req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+    req.nh.nlmsg_seq = 1;
+    req.rt = (struct rtmsg){ .rtm_family = (unsigned char)family, .rtm_table = RT_TABLE_MAIN,
+                             .rtm_protocol = RTPROT_BOOT, .rtm_scope = RT_SCOPE_LINK,
+                             .rtm_type = RTN_UNICAST };
+    size_t len = NLMSG_LENGTH(sizeof(struct rtmsg));
+    struct rtattr *a = (struct rtattr *)((char *)&req + NLMSG_ALIGN(len));
+    a->rta_type = RTA_OIF;
+    a->rta_len = RTA_LENGTH(sizeof(int));
+    memcpy(RTA_DATA(a), &ifindex, sizeof(int));
+    len = NLMSG_ALIGN(len) + RTA_ALIGN(a->rta_len);
+    a = (struct rtattr *)((char *)&req + len);
+    a->rta_type = RTA_PREFSRC;
+    a->rta_len = RTA_LENGTH(src_len);
+    memcpy(RTA_DATA(a), src, src_len);
+    req.nh.nlmsg_len = (uint32_t)(len + RTA_ALIGN(a->rta_len));
 
-/* default via lo, both families: this kernel has no dummy link type, and a
+    _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0 || send(fd, &req, req.nh.nlmsg_len, 0) < 0)
+        return -errno;
+    char buf[512];
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)))
+        return n < 0 ? -errno : -EPROTO;
+    struct nlmsghdr *h = (struct nlmsghdr *)buf;
+    if (h->nlmsg_type != NLMSG_ERROR)
+        return -EPROTO;
+    return ((struct nlmsgerr *)NLMSG_DATA(h))->error; /* 0 or -errno */
+}
+
+/* default dev lo, both families: this kernel has no dummy link type, and a
  * route is all that is needed for a connect to reach the nat hook. */
 static int default_routes(struct cell_err *err)
 {
-    _cleanup_close_ int fd4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct rtentry rt = { 0 };
-    struct sockaddr_in any = { .sin_family = AF_INET };
-    memcpy(&rt.rt_dst, &any, sizeof(any));
-    memcpy(&rt.rt_genmask, &any, sizeof(any));
-    rt.rt_flags = RTF_UP;
-    rt.rt_dev = (char *)"lo";
-    if (fd4 < 0 || ioctl(fd4, SIOCADDRT, &rt) < 0)
-        return cell_err_set(err, errno, REASON, "default route via lo: %s", strerror(errno));
-    _cleanup_close_ int fd6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct in6_route r6 = { .metric = 1024, .flags = RTF_UP, .ifindex = (int)if_nametoindex("lo") };
-    if (fd6 < 0) /* no IPv6 in this kernel: the IPv4 route is what matters */
-        return 0;
-    if (ioctl(fd6, SIOCADDRT, &r6) < 0)
-        return cell_err_set(err, errno, REASON, "IPv6 default route via lo: %s", strerror(errno));
+    int lo = (int)if_nametoindex("lo");
+    struct in_addr v4 = { htonl(INADDR_LOOPBACK) };
+    int r = add_default_route(AF_INET, &v4, sizeof(v4), lo);
+    if (r < 0)
+        return cell_err_set(err, -r, REASON, "default route via lo: %s", strerror(-r));
+    r = add_default_route(AF_INET6, &in6addr_loopback, sizeof(in6addr_loopback), lo);
+    if (r < 0 && r != -EAFNOSUPPORT) /* a kernel without IPv6: the IPv4 route is what matters */
+        return cell_err_set(err, -r, REASON, "IPv6 default route via lo: %s", strerror(-r));
     return 0;
 }
 

@@ -214,8 +214,11 @@ static int start_network(struct cell_run *run)
     size_t n = 0;
     while (n < OPENER__COUNT && openers[n].open)
         n++;
+    /* With a proxy, a route lets a connect or datagram to any address reach
+     * the nat hook and be redirected (or rejected at once); without one the
+     * cell keeps only loopback, so egress fails with ENETUNREACH. */
     struct netprep_request req = { .ruleset = run->net.ruleset, .openers = openers,
-                                   .n_openers = n };
+                                   .n_openers = n, .default_route = run->dns.enabled };
     struct cell_err err = { 0 };
     int r = netprep_start(&req, &run->prep, &err);
     if (r < 0) {
