@@ -42,7 +42,7 @@ class Cell:
 
 
 def run_cell(doc, env=None, timeout=60, stdin_spec=False, program=None, raw_spec=None,
-             extra_env_clear=True):
+             extra_env_clear=True, preexec_fn=None):
     """Write the spec, run the binary with a fresh JSONL sink, return a Cell."""
     with tempfile.TemporaryDirectory(prefix="it-") as d:
         events_path = os.path.join(d, "events.jsonl")
@@ -60,7 +60,8 @@ def run_cell(doc, env=None, timeout=60, stdin_spec=False, program=None, raw_spec
             argv = [CELLOS, "run", "-" if stdin_spec else spec_path]
         start = time.monotonic()
         p = subprocess.run(argv, env=e, input=body if stdin_spec else None,
-                           capture_output=True, text=True, timeout=timeout)
+                           capture_output=True, text=True, timeout=timeout,
+                           preexec_fn=preexec_fn)
         seconds = time.monotonic() - start
         events = []
         if os.path.exists(events_path):

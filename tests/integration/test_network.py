@@ -333,6 +333,48 @@ def test_tc_bit_relayed_and_silent_upstream_servfail():
         stub.close()
 
 
+DIRECT_DNS = r"""
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+s.sendto(bytes.fromhex("12340100000100000000000003617069076578616d706c6503636f6d0000010001"),
+         ("8.8.8.8", 53))
+try:
+    print("answer", s.recv(512).hex())
+except OSError:
+    print("noanswer")
+"""
+
+
+def test_a_proxy_that_cannot_start_is_reported_and_the_cell_still_runs():
+    """16 declared resolvers need 34 listening sockets; with 24 descriptors
+    allowed, the proxy cannot listen. That is one dns_query event with
+    reasonCode upstream_failure naming the cause, the workload still runs,
+    and direct DNS stays blocked."""
+    import resource
+    resolvers = [{"resolverId": f"r{i}", "endpoint": f"127.0.0.{i + 2}:53",
+                  "protocol": "do53-udp"} for i in range(16)]
+    doc = spec(cell_id="dns-cannot-start", argv=[PY, "-c", DIRECT_DNS], authority={
+        "secretRefs": [],
+        "dnsAuthority": {"hostnameAllowlist": ["api.example.com"], "blockDirectWorkloadDns": True,
+                         "resolvers": resolvers}})
+    cell = run_cell(doc, env={"CELLOS_SUBPROCESS_UNSHARE": "net", "CELLOS_DNS_PROXY": "1"},
+                    preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (24, 24)))
+    assert cell.rc == 0, cell.stderr
+    assert cell.stdout.split() == ["noanswer"], cell.stdout
+    queries = [e["data"] for e in cell.of("observability.v1.dns_query")]
+    assert len(queries) == 1, queries
+    q = queries[0]
+    assert q["decision"] == "deny" and q["reasonCode"] == "upstream_failure", q
+    assert "cannot listen" in q["message"] and "Too many open files" in q["message"], q
+    assert q["upstreamResolverId"] == "r0", q
+    assert "the cell runs with direct DNS blocked" in cell.stderr, cell.stderr
+    enf = cell.of("observability.v1.network_enforcement")[0]["data"]
+    assert enf["dnsProxy"] is False and enf["nftEnforcementApplied"] is True, enf
+    types = cell.types()
+    assert types.index("observability.v1.dns_query") < types.index("lifecycle.v1.destroyed")
+
+
 def test_unparsable_resolver_endpoint_is_a_spec_error():
     doc = spec(argv=["true"], authority={"secretRefs": [], "dnsAuthority": {
         "hostnameAllowlist": ["a.example.com"],
