@@ -98,6 +98,8 @@ struct dns_proxy {
     void *upstream_ctx;
     void (*on_query)(void *, const struct dns_query_report *);
     void *on_query_ctx;
+    void (*on_answer)(void *, const char *, const uint8_t *, size_t);
+    void *on_answer_ctx;
     unsigned timeout_ms, tcp_idle_ms, max_tcp_clients;
     int *listen_fds;
     size_t n_listen_fds;

@@ -145,6 +145,8 @@ static void slot_answer(struct dns_proxy *p, uint32_t i, uint8_t *msg, size_t le
 {
     struct slot *s = &p->slots[i];
 
+    if (p->on_answer)
+        p->on_answer(p->on_answer_ctx, s->q.q.name, msg, len);
     (void)dns_msg_set_id(msg, len, s->client_id);
     deliver(p, &s->o, msg, len);
     dnsp_report(p, &s->q, s->o.t, (struct verdict){ "allow", "allowed_by_allowlist", rcode });
@@ -334,6 +336,8 @@ static void copy_config(struct dns_proxy *p, const struct dns_proxy_config *cfg)
     p->upstream_ctx = cfg->upstream_ctx;
     p->on_query = cfg->on_query;
     p->on_query_ctx = cfg->on_query_ctx;
+    p->on_answer = cfg->on_answer;
+    p->on_answer_ctx = cfg->on_answer_ctx;
     p->timeout_ms = or_default(cfg->upstream_timeout_ms, DNS_PROXY_UPSTREAM_TIMEOUT_MS);
     p->tcp_idle_ms = or_default(cfg->tcp_idle_ms, DNS_PROXY_DEFAULT_TCP_IDLE_MS);
     p->max_tcp_clients = or_default(cfg->max_tcp_clients, DNS_PROXY_DEFAULT_MAX_TCP_CLIENTS);

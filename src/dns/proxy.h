@@ -92,6 +92,11 @@ struct dns_proxy_config {
     size_t n_allowed_qtypes;
     void (*on_query)(void *ctx, const struct dns_query_report *r);  /* may be NULL */
     void *on_query_ctx;
+    /* Called with every upstream answer the proxy relays, just before the
+     * client gets it: qname as in the report, msg as the resolver sent it
+     * (the L7 proxy learns "name -> addresses" from it). May be NULL. */
+    void (*on_answer)(void *ctx, const char *qname, const uint8_t *msg, size_t len);
+    void *on_answer_ctx;
     /* 0 = the DNS_PROXY_DEFAULT_* / DNS_PROXY_UPSTREAM_TIMEOUT_MS value. */
     unsigned max_inflight;      /* forwarded queries awaiting an answer */
     unsigned max_tcp_clients;   /* further connections are accepted and closed */
