@@ -1,6 +1,8 @@
 #include "event.h"
 
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
 
 #include "base/strtab.h"
 #include "base/timeutil.h"
@@ -65,14 +67,99 @@ static json_t *common_data(const struct event_ctx *ctx, json_t *data)
     return d;
 }
 
+/* ---- event ids ---------------------------------------------------------
+ *
+ * Every event needs a fresh version-4 UUID; a getrandom() call for each one
+ * cost about 1.5 us (a system call on this VM), a tenth of an unsigned event
+ * and two of them per signed event. The bytes now come from a per-thread
+ * pool refilled by one getrandom() call per 255 ids: the same kernel CSPRNG,
+ * the same 122 random bits per id. The pool sits in its own page marked
+ * MADV_WIPEONFORK, so a forked child starts with an empty pool and never
+ * hands out its parent's next ids. Where that page cannot be had, each id
+ * comes from uuid_v4() as before. */
+
+#define ID_BYTES 16
+
+struct id_pool {
+    size_t left;                       /* zero after fork: refill */
+    uint8_t bytes[4096 - sizeof(size_t)];
+};
+
+static struct id_pool *id_pool_get(void)
+{
+    static __thread struct id_pool *pool;
+    static __thread bool unavailable;
+    if (pool || unavailable)
+        return pool;
+    void *page = mmap(NULL, sizeof(struct id_pool), PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) {
+        unavailable = true;
+        return NULL;
+    }
+    if (madvise(page, sizeof(struct id_pool), MADV_WIPEONFORK) < 0) {
+        munmap(page, sizeof(struct id_pool));
+        unavailable = true;
+        return NULL;
+    }
+    pool = page;
+    return pool;
+}
+
+static bool id_pool_take(uint8_t out[ID_BYTES])
+{
+    struct id_pool *pool = id_pool_get();
+    if (!pool)
+        return false;
+    if (pool->left < ID_BYTES) {
+        size_t want = sizeof(pool->bytes) / ID_BYTES * ID_BYTES;
+        ssize_t n;
+        do
+            n = getrandom(pool->bytes, want, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < ID_BYTES)
+            return false;
+        pool->left = (size_t)n / ID_BYTES * ID_BYTES;
+    }
+    pool->left -= ID_BYTES;
+    memcpy(out, pool->bytes + pool->left, ID_BYTES);
+    return true;
+}
+
+static void event_id_new(char out[UUID_STR_LEN])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t b[ID_BYTES];
+    if (!id_pool_take(b)) {
+        uuid_v4(out);
+        return;
+    }
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    char *p = out;
+    for (size_t i = 0; i < ID_BYTES; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hex[b[i] >> 4];
+        *p++ = hex[b[i] & 0xf];
+    }
+    *p = '\0';
+}
+
+void event_id_urn(char out[EVENT_ID_URN_LEN])
+{
+    memcpy(out, EVENT_ID_PREFIX, sizeof(EVENT_ID_PREFIX) - 1);
+    event_id_new(out + sizeof(EVENT_ID_PREFIX) - 1);
+}
+
 json_t *event_envelope_new(const struct event_ctx *ctx, const char *type)
 {
-    char uuid[UUID_STR_LEN], now[32];
-    uuid_v4(uuid);
+    char id[EVENT_ID_URN_LEN], now[32];
+    event_id_urn(id);
     now_rfc3339(now);
     json_t *ev = json_object();
     json_object_set_new(ev, "specversion", json_string("1.0"));
-    json_object_set_new(ev, "id", json_sprintf("urn:cellos:event:%s", uuid));
+    json_object_set_new(ev, "id", json_string(id));
     json_object_set_new(ev, "source", json_string(ctx->source));
     json_object_set_new(ev, "type", json_string(type));
     json_object_set_new(ev, "time", json_string(now));

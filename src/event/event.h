@@ -6,6 +6,7 @@
  * every sink. Only supervisor/ and cli/ emit events. */
 #pragma once
 #include <jansson.h>
+#include <sys/uio.h>
 
 #include "base/base.h"
 #include "base/uuid.h"
@@ -41,6 +42,12 @@ struct event_ctx {
 int event_ctx_init(struct event_ctx *ctx, const char *cell_id, const char *correlation_id);
 void event_ctx_clear(struct event_ctx *ctx);
 
+/* A fresh event id, "urn:cellos:event:<uuid v4>" (the kernel's CSPRNG,
+ * drawn in batches: see event.c). */
+#define EVENT_ID_PREFIX "urn:cellos:event:"
+#define EVENT_ID_URN_LEN (sizeof(EVENT_ID_PREFIX) - 1 + UUID_STR_LEN)
+void event_id_urn(char out[EVENT_ID_URN_LEN]);
+
 /* The CloudEvents envelope fields (specversion, id, source, type, time,
  * datacontenttype, subject) without data. */
 json_t *event_envelope_new(const struct event_ctx *ctx, const char *type);
@@ -54,6 +61,10 @@ json_t *event_build(const struct event_ctx *ctx, enum event_type type, json_t *d
 struct event_sink {
     const char *name;
     int (*write)(struct event_sink *self, const char *line, size_t len, struct cell_err *err);
+    /* Optional: several consecutive lines at once, all or none (the signing
+     * thread writes what it has ready in one go). NULL: one write() each. */
+    int (*write_lines)(struct event_sink *self, const struct iovec *lines, size_t n,
+                       struct cell_err *err);
     /* Called once at the end of the run: flush what is buffered. */
     int (*flush)(struct event_sink *self, struct cell_err *err);
     void (*free)(struct event_sink *self);
@@ -78,6 +89,7 @@ int sink_nats_open(const struct nats_sink_config *cfg, struct event_sink **out,
                    struct cell_err *err);
 
 struct signer; /* event/sign.h */
+struct sign_pipeline; /* event/signer.h */
 
 #define EVENT_BUS_MAX_SINKS 4
 
@@ -86,10 +98,13 @@ struct event_bus {
     struct event_sink *sinks[EVENT_BUS_MAX_SINKS];
     size_t n_sinks;
     struct signer *signer;   /* NULL: plain events; owned by the bus */
-    /* First sink failure of the run: the run is then marked failed. */
+    /* First sink failure of the run: the run is then marked failed. With
+     * signing on, the signing thread writes the events: a failure shows here
+     * at the next emit, sync, flush or close (see event_bus_sync). */
     bool failed;
     struct cell_err failure;
     uint64_t emitted;
+    struct sign_pipeline *pipeline;   /* with a signer: started by the first emit */
 };
 
 void event_bus_init(struct event_bus *bus);
@@ -97,9 +112,23 @@ void event_bus_init(struct event_bus *bus);
 void event_bus_add_sink(struct event_bus *bus, struct event_sink *sink);
 /* Build, optionally sign, serialize and write to every sink. Steals data.
  * A sink failure is recorded in bus->failed/failure (and logged once by the
- * caller); the event still goes to the other sinks. */
+ * caller); the event still goes to the other sinks.
+ *
+ * Unsigned, the event is written before this returns. Signed, it is
+ * canonicalized, numbered and chained here, in emit order, and the signing
+ * thread signs it and writes it to the sinks right after (docs/signing.md,
+ * "Where signing runs"); the return value then only covers building. Before
+ * a lifecycle.v1.destroyed event the bus waits for every earlier event to be
+ * written, and when one of them failed the destroyed event says so (outcome
+ * "failed", sinkError) even if the caller had not seen it yet. */
 int event_bus_emit(struct event_bus *bus, enum event_type type, json_t *data);
+/* Wait until every event emitted so far is written to every sink (signed
+ * runs; immediate otherwise), so that bus->failed is exact. 0 or the first
+ * sink failure's -errno. */
+int event_bus_sync(struct event_bus *bus);
+/* event_bus_sync, then the sinks' own flush (fdatasync, NATS acks). */
 int event_bus_flush(struct event_bus *bus);
+/* Writes whatever is still pending, stops the signing thread, frees all. */
 void event_bus_close(struct event_bus *bus);
 
 /* `cellos events FILE`: a readable timeline. */

@@ -83,6 +83,26 @@ static inline void signer_freep(struct signer **s) { signer_free(*s); }
  * canonicalized (see json/canon.h), -EIO when the crypto library fails. */
 int signer_wrap(struct signer *s, json_t *event, json_t **envelope_data_out);
 
+/* The pieces of signer_wrap, for the bus (signer.c), which builds the
+ * JSONL line as text and signs on another thread:
+ *
+ * signer_signed_bytes: append the signed bytes of the next envelope (the
+ * canonical JSON of {alg, kid, seq, prevDigest, event}, exactly what
+ * sign_signed_bytes() computes from the finished envelope) to out. -EINVAL
+ * when the event is not an object or cannot be canonicalized (out is then
+ * as it was). The chain does not move.
+ * signer_advance: the chain moves past those bytes (seq + 1, prevDigest =
+ * their digest). Both on the emitting thread only.
+ * signer_sign_text: sign (or MAC) msg and write the base64url signature,
+ * signer_signature_text_len(s) characters without a NUL, to out. It only
+ * reads the key: callable from any thread, several at once, concurrently
+ * with the two above. */
+#define SIGN_SIG_TEXT_MAX 86   /* base64url of a 64-byte signature */
+int signer_signed_bytes(const struct signer *s, const json_t *event, struct buf *out);
+void signer_advance(struct signer *s, const void *signed_bytes, size_t len);
+size_t signer_signature_text_len(const struct signer *s);
+void signer_sign_text(const struct signer *s, const void *msg, size_t len, char *out);
+
 /* The seq the next envelope will carry (= envelopes wrapped so far). */
 uint64_t signer_next_seq(const struct signer *s);
 

@@ -225,7 +225,8 @@ int sink_nats_open(const struct nats_sink_config *cfg, struct event_sink **out, 
     if (loaded < 0)
         return loaded;
     struct nats_sink *s = xcalloc(1, sizeof(*s));
-    s->base = (struct event_sink){ "nats", nats_write, nats_flush, nats_free };
+    s->base = (struct event_sink){ .name = "nats", .write = nats_write, .flush = nats_flush,
+                                   .free = nats_free };
     s->subject = xstrdup(cfg->subject);
     s->cap = cfg->buffer_events ? cfg->buffer_events : 10000;
     s->queue = xcalloc(s->cap, sizeof(*s->queue));

@@ -366,6 +366,47 @@ TEST(wrap_fields_and_chain)
     signer_free(s);
 }
 
+/* The bus lays the signed bytes out as text (signer_signed_bytes); they
+ * must be exactly the canonical JSON the verifier computes from the
+ * envelope, whatever the kid and the event hold. */
+TEST(signed_bytes_text_equals_canonical)
+{
+    static const char *const kids[] = {
+        "k1", "quote\"and\\backslash", "caf\xc3\xa9 \xf0\x9f\x98\x80 \xee\x80\x80", "/slash~",
+    };
+    for (size_t k = 0; k < ARRAY_SIZE(kids); k++) {
+        struct signer *s = make_signer(k % 2 ? "hmac" : "ed25519", kids[k], k % 2 ? HMAC_KEY : SEED_A);
+        for (int i = 0; i < 5; i++) {
+            json_t *ev = plain_event("run-t", i, false, false);
+            json_t *odd = json_pack("{s:f, s:f, s:I, s:s, s:b, s:n, s:[i,f]}",
+                                    "\xf0\x9f\x98\x80", 1e21, "\xee\x80\x80", -0.0,
+                                    "big", (json_int_t)9007199254740993LL,
+                                    "ctl", "a\x01b\x1f\n\t\"\x7f/", "t", i % 2, "z", "arr", 7, 1e-7);
+            json_object_set_new(ev, "odd", odd);
+            struct buf text = BUF_INIT, canon = BUF_INIT;
+            is_int(signer_signed_bytes(s, ev, &text), 0, "kid %zu event %d: laid out", k, i);
+            json_t *data = NULL;
+            is_int(signer_wrap(s, ev, &data), 0, "kid %zu event %d: wrapped", k, i);
+            is_int(sign_signed_bytes(data, &canon, NULL), 0, "canonical");
+            ok(text.len == canon.len && memcmp(text.data, canon.data, text.len) == 0,
+               "kid %zu event %d: same bytes", k, i);
+            json_decref(data);
+            json_decref(ev);
+            buf_free(&text);
+            buf_free(&canon);
+        }
+        struct buf none = BUF_INIT;
+        json_t *bad_event = json_object();
+        json_object_set_new(bad_event, "x", json_string_nocheck("\xff"));
+        uint64_t before = signer_next_seq(s);
+        ok(signer_signed_bytes(s, bad_event, &none) < 0, "invalid UTF-8 has no canonical form");
+        ok(none.len == 0 && signer_next_seq(s) == before, "nothing written, chain unmoved");
+        json_decref(bad_event);
+        buf_free(&none);
+        signer_free(s);
+    }
+}
+
 TEST(wrap_hmac)
 {
     struct signer *s = make_signer("hmac", "h1", HMAC_KEY);
