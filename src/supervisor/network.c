@@ -77,7 +77,7 @@ static void resolver_endpoints(const struct dns_authority *dns, struct nft_endpo
 
 int network_plan(struct cell_network *net, const struct cell_spec *spec, bool netns,
                  bool per_flow_counters, const struct nft_endpoint *dns_proxies,
-                 size_t n_dns_proxies, struct cell_err *err)
+                 size_t n_dns_proxies, uint16_t nflog_group, struct cell_err *err)
 {
     memset(net, 0, sizeof(*net));
     net->netns_fd = -1;
@@ -106,6 +106,7 @@ int network_plan(struct cell_network *net, const struct cell_spec *spec, bool ne
         .dns_proxies = dns_proxies,
         .n_dns_proxies = n_dns_proxies,
         .block_direct_dns = spec->dns.present && spec->dns.block_direct_workload_dns,
+        .nflog_group = nflog_group,
     };
     net->n_egress = l.n;
     nft_table_name(spec->id, net->table);

@@ -20,10 +20,11 @@ struct cell_network {
 };
 
 /* Resolve egressRules hostnames (a name that does not resolve is left out
- * with a warning: access fails closed) and render the ruleset. */
+ * with a warning: access fails closed) and render the ruleset. nflog_group:
+ * the verdict rules also log to it (realtime flow events), 0 for none. */
 int network_plan(struct cell_network *net, const struct cell_spec *spec, bool netns,
                  bool per_flow_counters, const struct nft_endpoint *dns_proxies,
-                 size_t n_dns_proxies, struct cell_err *err);
+                 size_t n_dns_proxies, uint16_t nflog_group, struct cell_err *err);
 /* The helper applied net->ruleset in the netns behind netns_fd, which the
  * network now owns (closed by network_clear). */
 void network_adopt(struct cell_network *net, int netns_fd);

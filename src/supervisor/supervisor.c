@@ -15,6 +15,7 @@
 #include "isolation.h"
 #include "network.h"
 #include "cell_dns.h"
+#include "cell_flowlog.h"
 #include "event/event.h"
 #include "event/sign.h"
 #include "loop/loop.h"
@@ -37,6 +38,7 @@ struct cell_run {
     bool iso_ready;
     struct cell_network net;
     struct cell_dns dns;
+    struct cell_flowlog flowlog; /* CELLOS_PER_FLOW_REALTIME */
     struct netprep prep;      /* the helper preparing the cell's netns */
     int status_fd;            /* read end: the pid-ns init reports the wait status */
     struct loop *loop;
@@ -200,7 +202,11 @@ static void report_dns_proxy_failure(struct cell_run *run, const char *why)
 
 /* Who creates sockets inside the cell's netns, in the order the helper runs
  * them; each service takes back what its opener made (adopt_network). */
-enum net_opener { OPENER_DNS, OPENER__COUNT };
+enum net_opener { OPENER_DNS, OPENER_FLOWLOG, OPENER__COUNT };
+
+/* A service that is off keeps its place, so each result is at its index. */
+static int open_nothing(void *ctx, int *fds, size_t max, struct cell_err *err) { return 0; }
+#define NO_OPENER ((struct netprep_opener){ .name = "off", .open = open_nothing })
 
 /* Started before the secrets, the cgroup and the mount plan, so the
  * helper's few milliseconds of netns, firewall and sockets overlap them. */
@@ -209,11 +215,10 @@ static int start_network(struct cell_run *run)
     if (!run->net.active)
         return 0;
     struct netprep_opener openers[OPENER__COUNT];
-    openers[OPENER_DNS] = run->dns.enabled ? cell_dns_opener(&run->dns)
-                                           : (struct netprep_opener){ 0 };
-    size_t n = 0;
-    while (n < OPENER__COUNT && openers[n].open)
-        n++;
+    openers[OPENER_DNS] = run->dns.enabled ? cell_dns_opener(&run->dns) : NO_OPENER;
+    openers[OPENER_FLOWLOG] = run->flowlog.enabled ? cell_flowlog_opener(&run->flowlog)
+                                                   : NO_OPENER;
+    size_t n = OPENER__COUNT;
     /* With a proxy, a route lets a connect or datagram to any address reach
      * the nat hook and be redirected (or rejected at once); without one the
      * cell keeps only loopback, so egress fails with ENETUNREACH. */
@@ -247,6 +252,7 @@ static int adopt_network(void *ctx, pid_t pid, int pidfd, struct cell_err *err)
         report_dns_proxy_failure(run, dns_err.msg);
         run->dns.enabled = false;
     }
+    cell_flowlog_adopt(&run->flowlog, &opened[OPENER_FLOWLOG]); /* warns when it failed */
     return 0;
 }
 
@@ -306,6 +312,8 @@ static int spawn_workload(struct cell_run *run)
     struct cell_err dns_err = { 0 };
     if (cell_dns_start(&run->dns, run->loop, &run->bus, &dns_err) < 0)
         report_dns_proxy_failure(run, dns_err.msg);
+    if (cell_flowlog_start(&run->flowlog, run->loop, &run->bus, &err) < 0)
+        log_warn("realtime flow events are off: %s", err.msg);
     return 0;
 }
 
@@ -456,8 +464,9 @@ static int setup_network(struct cell_run *run)
         run_result_fail(&run->result, 125, "isolation_failed", err.msg);
         return r;
     }
+    cell_flowlog_plan(&run->flowlog, &run->cfg, netns);
     r = network_plan(&run->net, run->spec, netns, run->cfg.per_flow_counters, run->dns.listen,
-                     run->dns.n_listen, &err);
+                     run->dns.n_listen, cell_flowlog_group(&run->flowlog), &err);
     if (r < 0) {
         log_error("cannot build the cell's network policy: %s", err.msg);
         run_result_fail(&run->result, 125, "isolation_failed", err.msg);
@@ -502,9 +511,12 @@ static void teardown(struct cell_run *run)
 {
     json_t *summary = json_object();
     cell_dns_counts(&run->dns, summary);
+    cell_flowlog_drain(&run->flowlog);
+    cell_flowlog_counts(&run->flowlog, summary);
     network_emit_enforcement(&run->net, run->dns.proxy != NULL, summary, &run->bus);
     network_emit_counters(&run->net, &run->bus);
     cell_dns_clear(&run->dns);
+    cell_flowlog_clear(&run->flowlog);
     signal_cell(run, SIGKILL);
     if (run->child.pid > 0)
         kill(run->child.pid, SIGKILL);
@@ -558,7 +570,7 @@ int supervisor_run(const char *spec_bytes, size_t spec_len)
     struct cell_run run = { .spec_bytes = spec_bytes, .spec_len = spec_len,
                             .child = { .pid = 0, .pidfd = -1 }, .status_fd = -1,
                             .net = { .netns_fd = -1 }, .dns = { .cell_netns_fd = -1 },
-                            .prep = NETPREP_INIT };
+                            .flowlog = CELL_FLOWLOG_INIT, .prep = NETPREP_INIT };
     struct spec_errors errs = { 0 };
     if (spec_parse(spec_bytes, spec_len, &run.spec, &errs) < 0) {
         int status = print_spec_errors(&errs);
