@@ -326,30 +326,54 @@ static int read_ack(int fd, uint32_t seq)
     return e.error;     /* 0, or -errno */
 }
 
-/* One NFULNL_MSG_CONFIG: bind the group, copy COPY_RANGE bytes of each
- * packet, hand over every packet at once (queue threshold 1). */
-static int configure(int fd, uint16_t group)
+/* A NFULNL_MSG_CONFIG for group carrying one command. */
+static struct nlmsghdr *config_msg(uint8_t *buf, uint16_t group, uint8_t command, uint16_t flags)
 {
-    uint8_t buf[256] __attribute__((aligned(4)));
-    memset(buf, 0, sizeof(buf));
     struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
     nlh->nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    nlh->nlmsg_flags = NLM_F_REQUEST | flags;
     nlh->nlmsg_seq = 1;
     struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
     g->nfgen_family = AF_UNSPEC;
     g->version = NFNETLINK_V0;
     g->res_id = htons(group);
-    struct nfulnl_msg_config_cmd cmd = { .command = NFULNL_CFG_CMD_BIND };
+    struct nfulnl_msg_config_cmd cmd = { .command = command };
     mnl_attr_put(nlh, NFULA_CFG_CMD, sizeof(cmd), &cmd);
-    struct nfulnl_msg_config_mode mode = { .copy_range = htonl(NFLOG_COPY_RANGE),
-                                           .copy_mode = NFULNL_COPY_PACKET };
-    mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof(mode), &mode);
-    mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(1));
+    return nlh;
+}
+
+static int send_to_kernel(int fd, const struct nlmsghdr *nlh)
+{
     struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
     if (sendto(fd, nlh, nlh->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
         return -errno;
-    return read_ack(fd, nlh->nlmsg_seq);
+    return 0;
+}
+
+/* Bind the group, copy COPY_RANGE bytes of each packet, and batch: the
+ * kernel sends when NFLOG_BATCH packets wait, NFLOG_FLUSH_CS hundredths of
+ * a second after the first, or when a batch would pass our receive buffer. */
+static int configure(int fd, uint16_t group)
+{
+    uint8_t buf[256] __attribute__((aligned(4)));
+    memset(buf, 0, sizeof(buf));
+    struct nlmsghdr *nlh = config_msg(buf, group, NFULNL_CFG_CMD_BIND, NLM_F_ACK);
+    struct nfulnl_msg_config_mode mode = { .copy_range = htonl(NFLOG_COPY_RANGE),
+                                           .copy_mode = NFULNL_COPY_PACKET };
+    mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof(mode), &mode);
+    mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(NFLOG_BATCH));
+    mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(NFLOG_FLUSH_CS));
+    mnl_attr_put_u32(nlh, NFULA_CFG_NLBUFSIZ, htonl(NFLOG_RECV_BUF));
+    int r = send_to_kernel(fd, nlh);
+    return r < 0 ? r : read_ack(fd, nlh->nlmsg_seq);
+}
+
+int nflog_unbind(int fd, uint16_t group)
+{
+    uint8_t buf[64] __attribute__((aligned(4)));
+    memset(buf, 0, sizeof(buf));
+    /* No ack asked: it would queue behind the batch the unbind flushes. */
+    return send_to_kernel(fd, config_msg(buf, group, NFULNL_CFG_CMD_UNBIND, 0));
 }
 
 int nflog_open(uint16_t group, struct cell_err *err)

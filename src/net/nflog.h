@@ -5,8 +5,10 @@
  *  - nflog_open(): a netlink socket bound to one NFLOG group of the netns it
  *    is created in, copying the first NFLOG_COPY_RANGE bytes of each logged
  *    packet (enough for the IPv4/IPv6 header, a few IPv6 extension headers
- *    and the first bytes of TCP/UDP/ICMP) and flushing every packet at once
- *    (queue threshold 1), so nothing waits in the kernel when the cell ends.
+ *    and the first bytes of TCP/UDP/ICMP). The kernel batches: up to
+ *    NFLOG_BATCH packets per datagram, none held longer than 10 ms, so a
+ *    flood costs the reader one wake-up per batch rather than per packet.
+ *    nflog_unbind() hands over what is still held (at the end of a cell).
  *  - nflog_parse(): a hand-written, bounded parser of what the socket
  *    delivers. It reads kernel bytes that carry workload-controlled packet
  *    contents: every length is checked, nothing is trusted (fuzzed in
@@ -29,8 +31,12 @@
 #define NFLOG_COPY_RANGE 160
 /* The kernel caps a log prefix at 128 bytes, NUL included. */
 #define NFLOG_PREFIX_MAX 128
-/* Room for one recv(): larger than any message of a COPY_RANGE packet. */
+/* Room for one recv(): the kernel's batch buffer is set to this size. */
 #define NFLOG_RECV_BUF 16384
+/* Kernel-side batching: packets per datagram, and the longest a logged
+ * packet waits for its batch, in hundredths of a second. */
+#define NFLOG_BATCH 32
+#define NFLOG_FLUSH_CS 1
 /* Flows remembered per cell (see nflog_dedup_check). */
 #define NFLOG_DEDUP_MAX 4096
 
@@ -89,6 +95,11 @@ size_t nflog_parse(const void *buf, size_t len, nflog_packet_fn cb, void *ctx,
  * and configured as above. Needs CAP_NET_ADMIN in that netns. The fd or
  * -errno (err says which step failed). */
 int nflog_open(uint16_t group, struct cell_err *err);
+
+/* Unbind the group: the kernel first sends what it still holds for it, so
+ * a read until EAGAIN right after sees every packet logged so far. Nothing
+ * is logged to the socket afterwards. 0 or -errno. */
+int nflog_unbind(int fd, uint16_t group);
 
 /* Read what is queued on fd, at most max_datagrams (0: until EAGAIN), into
  * cb. Returns the number of packets delivered or -errno for a socket error

@@ -148,6 +148,9 @@ void cell_flowlog_drain(struct cell_flowlog *fl)
 {
     if (!fl->watching)
         return;
+    int r = nflog_unbind(fl->fd, CELL_FLOWLOG_GROUP);   /* the kernel's last batch */
+    if (r < 0)
+        log_warn("flow log: cannot unbind NFLOG group %d: %s", CELL_FLOWLOG_GROUP, strerror(-r));
     read_some(fl, 0);
     if (fl->watching)
         loop_del_fd(fl->loop, fl->fd);

@@ -57,8 +57,9 @@ int cell_flowlog_adopt(struct cell_flowlog *fl, struct netprep_opened *o);
 /* Serve the socket from the loop; events go to bus. */
 int cell_flowlog_start(struct cell_flowlog *fl, struct loop *loop, struct event_bus *bus,
                        struct cell_err *err);
-/* At teardown, before the summary: read and report what is still queued,
- * then stop watching the socket. */
+/* At teardown, before the summary: unbind the group (the kernel hands over
+ * the batch it still holds), read and report what is queued, then stop
+ * watching the socket. */
 void cell_flowlog_drain(struct cell_flowlog *fl);
 /* "flowLog": {group, flows, duplicates, unreported, malformed, lost,
  * capacity[, error]} into the network_enforcement summary. */

@@ -300,6 +300,47 @@ TEST(real_log_group_in_a_netns)
         abort();
 }
 
+/* Packets the kernel still holds in a batch come over when the group is
+ * unbound, at once: nothing is left behind at the end of a cell. */
+static void unbind_in_netns(int ns)
+{
+    if (setns(ns, CLONE_NEWNET) < 0)
+        return;
+    struct cell_err err = { 0 };
+    _cleanup_close_ int fd = nflog_open(GROUP, &err);
+    ok(fd >= 0, "open: %s", err.msg);
+    uint16_t sport;
+    for (int i = 0; i < 3; i++)
+        tcp_connect(AF_INET, "127.0.0.1", PORT_TCP_NO, &sport);
+    is_int(nflog_unbind(fd, GROUP), 0, "unbind");
+    struct nflog_stats st = { 0 };
+    ssize_t n = nflog_read(fd, 0, NULL, NULL, &st);   /* no wait: already queued */
+    is_int(n, 3, "all three SYNs, right after the unbind");
+    is_int(st.malformed, 0, "the batch parses");
+    ok(st.other >= 1, "a batch ends with NLMSG_DONE (%llu)", (unsigned long long)st.other);
+    uint16_t again;
+    tcp_connect(AF_INET, "127.0.0.1", PORT_TCP_NO, &again);
+    usleep(50 * 1000);
+    is_int(nflog_read(fd, 0, NULL, NULL, &st), 0, "nothing logged to us after the unbind");
+}
+
+TEST(unbind_hands_over_the_last_batch)
+{
+    if (geteuid() != 0)
+        skip_test("needs root");
+    _cleanup_close_ int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    const struct nft_policy p = { .cell_id = "nflog-unbind", .nflog_group = GROUP };
+    _cleanup_free_ char *text = NULL;
+    ok(nft_render(&p, &text, NULL) == 0, "render");
+    _cleanup_close_ int ns = new_netns();
+    struct cell_err err = { 0 };
+    ok(ns >= 0 && text && nft_apply_in_netns(ns, text, &err) == 0, "ruleset: %s", err.msg);
+    if (ns >= 0)
+        unbind_in_netns(ns);
+    if (setns(home, CLONE_NEWNET) < 0)
+        abort();
+}
+
 TEST(second_socket_on_a_bound_group_fails)
 {
     if (geteuid() != 0)
