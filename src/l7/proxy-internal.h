@@ -9,6 +9,7 @@
 #include "loop/loop.h"
 
 #define L7_PIPE_POOL_MAX 32
+#define L7_UNWATCHED UINT32_MAX  /* a mask for l7_conn_set_masks: not on the loop */
 
 enum l7_state {
     L7_PEEK,          /* reading the client's first bytes */
@@ -33,7 +34,7 @@ struct l7_conn {
     enum l7_state st;
     int cfd, ufd;               /* client (in the cell), upstream; -1 when closed */
     bool creg, ureg;            /* registered on the loop */
-    bool chup, uhup;            /* hung up: never watched again (relay.c) */
+    bool chup, uhup;            /* hung up (relay.c): watched only while we must read it */
     uint32_t cmask, umask;      /* events asked for */
     bool plain;                 /* no L7 inspection */
     enum l7_proto proto;
@@ -73,6 +74,7 @@ struct l7_proxy {
 
 /* proxy.c */
 void l7_conn_close(struct l7_conn *c, bool reset_client, bool reset_upstream);
+/* cmask / umask: epoll events, or L7_UNWATCHED. */
 void l7_conn_set_masks(struct l7_conn *c, uint32_t cmask, uint32_t umask);
 void l7_conn_arm_timer(struct l7_conn *c, uint64_t delay_ms, loop_timer_cb cb);
 

@@ -26,7 +26,6 @@
 #define ACCEPT_BATCH 32
 #define PEEK_FIRST_CAP 4096
 #define ACCEPT_PAUSE_MS 100     /* out of descriptors: let some close first */
-#define L7_UNWATCHED UINT32_MAX
 
 /* ---- addresses ------------------------------------------------------------- */
 
@@ -186,12 +185,10 @@ static void watch(struct l7_conn *c, int fd, bool *reg, uint32_t *cur, uint32_t 
     }
 }
 
-/* cmask / umask: epoll events, or L7_UNWATCHED. A side relay.c dropped for
- * hanging up stays unwatched. */
 void l7_conn_set_masks(struct l7_conn *c, uint32_t cmask, uint32_t umask)
 {
-    watch(c, c->cfd, &c->creg, &c->cmask, c->chup ? L7_UNWATCHED : cmask);
-    watch(c, c->ufd, &c->ureg, &c->umask, c->uhup ? L7_UNWATCHED : umask);
+    watch(c, c->cfd, &c->creg, &c->cmask, cmask);
+    watch(c, c->ufd, &c->ureg, &c->umask, umask);
 }
 
 void l7_conn_arm_timer(struct l7_conn *c, uint64_t delay_ms, loop_timer_cb cb)
@@ -215,7 +212,6 @@ static void close_fd(int fd, bool reset)
 void l7_conn_close(struct l7_conn *c, bool reset_client, bool reset_upstream)
 {
     struct l7_proxy *p = c->p;
-    c->chup = c->uhup = false;
     l7_conn_set_masks(c, L7_UNWATCHED, L7_UNWATCHED);
     if (c->timer)
         loop_cancel_timer(p->loop, c->timer);

@@ -118,18 +118,21 @@ static enum pump_result pump(struct l7_conn *c, struct l7_dir *d, int src, int d
 static bool dir_done(const struct l7_dir *d) { return d->eof && d->shut && d->in_pipe == 0; }
 
 /* Read a side while its direction is open and its pipe empty; write it
- * while the other direction has bytes waiting for it. */
+ * while the other direction has bytes waiting for it. A side that hung up
+ * for good (its FIN read, our side shut) wakes a level-triggered loop on
+ * every round whatever we ask: it is watched only while reading it makes
+ * progress (its pipe is empty); otherwise the other side's EPOLLOUT drives
+ * what is left. */
 static void update_masks(struct l7_conn *c)
 {
-    uint32_t cm = 0, um = 0;
-    if (!c->up.eof && c->up.in_pipe == 0)
-        cm |= EPOLLIN;
-    if (c->down.in_pipe > 0)
-        cm |= EPOLLOUT;
-    if (!c->down.eof && c->down.in_pipe == 0)
-        um |= EPOLLIN;
-    if (c->up.in_pipe > 0)
-        um |= EPOLLOUT;
+    bool read_c = !c->up.eof && c->up.in_pipe == 0;
+    bool read_u = !c->down.eof && c->down.in_pipe == 0;
+    uint32_t cm = (read_c ? EPOLLIN : 0) | (c->down.in_pipe > 0 ? EPOLLOUT : 0);
+    uint32_t um = (read_u ? EPOLLIN : 0) | (c->up.in_pipe > 0 ? EPOLLOUT : 0);
+    if (c->chup)
+        cm = read_c ? EPOLLIN : L7_UNWATCHED;
+    if (c->uhup)
+        um = read_u ? EPOLLIN : L7_UNWATCHED;
     l7_conn_set_masks(c, cm, um);
 }
 
@@ -147,17 +150,6 @@ static void fail(struct l7_conn *c, bool client_failed)
     c->p->c.resets++;
     count_bytes(c);
     l7_conn_close(c, !client_failed, client_failed);
-}
-
-/* A side that hung up for good (its FIN read, our side shut) would wake a
- * level-triggered loop for ever: stop watching it; the other side's events
- * drive what is left (reading it to its EOF). */
-static void drop_hung_up(struct l7_conn *c, int fd)
-{
-    if (fd == c->cfd)
-        c->chup = true;
-    else
-        c->uhup = true;
 }
 
 static bool socket_error(int fd)
@@ -191,8 +183,10 @@ void l7_relay_on_fd(struct loop *loop, int fd, uint32_t events, void *userdata)
         l7_conn_close(c, false, false);
         return;
     }
-    if (events & EPOLLHUP)
-        drop_hung_up(c, fd);
+    if ((events & EPOLLHUP) && fd == c->cfd)
+        c->chup = true;
+    else if (events & EPOLLHUP)
+        c->uhup = true;
     update_masks(c);
 }
 

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "base/timeutil.h"
 #include "dns/answers.h"
@@ -58,8 +59,16 @@ static void *echo_conn(void *arg)
         if (n <= 0)
             break;
         if (n >= 5 && memcmp(buf, "RESET", 5) == 0) {
-            struct linger lg = { 1, 0 };
+            struct linger lg = { 1, 0 };   /* a reset, with no FIN before it */
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+            close(fd);
+            return NULL;
+        }
+        if (n >= 3 && memcmp(buf, "BIG", 3) == 0) {   /* 8 MiB, then close at once */
+            memset(buf, 'b', sizeof(buf));
+            for (int i = 0; i < 128; i++)
+                if (send(fd, buf, sizeof(buf), MSG_NOSIGNAL) != (ssize_t)sizeof(buf))
+                    break;
             break;
         }
         if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
@@ -783,6 +792,37 @@ TEST(bulk_both_ways_byte_exact)
     run_client((struct l7_proxy_config){ 0 }, &c, 50);
     is_int(c.bulk_bytes, 16u << 20, "16 MiB echoed");
     ok(c.bulk_ok, "byte-exact");
+}
+
+/* The upstream writes 8 MiB and hangs up while the client is not reading:
+ * the proxy holds bytes in its pipe with the upstream gone, and must still
+ * deliver every byte, then the EOF. */
+static void slow_reader(struct client *c)
+{
+    int fd = dial(DB, 5432);
+    send(fd, "BIG", 3, MSG_NOSIGNAL);
+    struct timespec ts = { 0, 300 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    uint8_t buf[65536];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0) {
+            c->eof = n == 0;
+            c->err = n < 0 ? errno : 0;
+            break;
+        }
+        c->bulk_bytes += (uint64_t)n;
+    }
+    close(fd);
+}
+
+TEST(upstream_hangs_up_with_bytes_in_flight)
+{
+    SETUP();
+    struct client c = { .fn = slow_reader };
+    run_client((struct l7_proxy_config){ 0 }, &c, 0);
+    is_int(c.bulk_bytes, 8u << 20, "every byte");
+    ok(c.eof, "then EOF (err %d)", c.err);
 }
 
 TAP_MAIN
