@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "base/log.h"
+#include "dns/answers.h"
 #include "net/netns.h"
 #include "net/netprep.h"
 #include "policy/hostmatch.h"
@@ -208,6 +209,13 @@ static void report(void *ctx, const struct dns_query_report *q)
     event_bus_emit(dns->bus, EV_DNS_QUERY, d);
 }
 
+/* Every answer relayed: its addresses become admissible destinations for
+ * the name in the L7 proxy (a malformed answer adds nothing). */
+static void record_answer(void *ctx, const char *qname, const uint8_t *msg, size_t len)
+{
+    (void)dns_resolved_add_response(ctx, qname, msg, len);
+}
+
 int cell_dns_start(struct cell_dns *dns, struct loop *loop, struct event_bus *bus,
                    struct cell_err *err)
 {
@@ -222,6 +230,7 @@ int cell_dns_start(struct cell_dns *dns, struct loop *loop, struct event_bus *bu
         .allowlist = dns->allow,
         .allowed_qtypes = dns->qtypes, .n_allowed_qtypes = dns->n_qtypes,
         .on_query = report, .on_query_ctx = dns,
+        .on_answer = dns->answers ? record_answer : NULL, .on_answer_ctx = dns->answers,
     };
     return dns_proxy_new(loop, &cfg, &dns->proxy, err);
 }

@@ -13,6 +13,7 @@
 #include "spec/spec.h"
 
 struct loop;
+struct dns_resolved;
 
 struct cell_dns {
     bool enabled;                  /* CELLOS_DNS_PROXY=1, dnsAuthority, own netns */
@@ -33,6 +34,8 @@ struct cell_dns {
     struct event_bus *bus;
     const char *first_resolver_id;
     const uint16_t *qtypes;        /* borrowed from the spec */
+    struct dns_resolved *answers;  /* borrowed: fed with every relayed answer when set
+                                    * (the L7 proxy's name -> addresses table) */
     size_t n_qtypes;
 };
 

@@ -150,6 +150,8 @@ void sup_config_load(getenv_fn get, struct sup_config *cfg, char **warnings)
     c.per_flow_realtime = realtime && strcmp(realtime, "1") == 0;
     const char *proxy = get_nonempty(get, "CELLOS_DNS_PROXY");
     c.dns_proxy = proxy && strcmp(proxy, "1") == 0;
+    const char *sni = get_nonempty(get, "CELLOS_SNI_PROXY");
+    c.sni_proxy = sni && strcmp(sni, "1") == 0;
     c.dns_upstream_override = xstrdup(get_nonempty(get, "CELLOS_DNS_PROXY_UPSTREAM_OVERRIDE"));
     if (!c.has_error && c.backend && strcmp(c.backend, "stub") != 0) {
         c.has_error = true;

@@ -38,6 +38,7 @@ struct sup_config {
     bool per_flow_counters;      /* CELLOS_PER_FLOW_ENFORCEMENT_EVENTS=1 */
     bool per_flow_realtime;      /* CELLOS_PER_FLOW_REALTIME=1 */
     bool dns_proxy;              /* CELLOS_DNS_PROXY=1 */
+    bool sni_proxy;              /* CELLOS_SNI_PROXY=1 */
     char *dns_upstream_override; /* CELLOS_DNS_PROXY_UPSTREAM_OVERRIDE: ip:port */
     /* A value that must stop the run (bad profile, unknown backend...). It is
      * reported after the sinks are open, so the failure is in the event log. */

@@ -77,7 +77,8 @@ static void resolver_endpoints(const struct dns_authority *dns, struct nft_endpo
 
 int network_plan(struct cell_network *net, const struct cell_spec *spec, bool netns,
                  bool per_flow_counters, const struct nft_endpoint *dns_proxies,
-                 size_t n_dns_proxies, uint16_t nflog_group, struct cell_err *err)
+                 size_t n_dns_proxies, uint16_t nflog_group, const struct network_l7 *l7,
+                 struct cell_err *err)
 {
     memset(net, 0, sizeof(*net));
     net->netns_fd = -1;
@@ -107,6 +108,9 @@ int network_plan(struct cell_network *net, const struct cell_spec *spec, bool ne
         .n_dns_proxies = n_dns_proxies,
         .block_direct_dns = spec->dns.present && spec->dns.block_direct_workload_dns,
         .nflog_group = nflog_group,
+        .l7_redirect_port = l7 ? l7->port : 0,
+        .l7_ports = l7 ? l7->plain_ports : NULL,
+        .n_l7_ports = l7 ? l7->n_plain_ports : 0,
     };
     net->n_egress = l.n;
     nft_table_name(spec->id, net->table);
@@ -121,8 +125,8 @@ void network_adopt(struct cell_network *net, int netns_fd)
     net->applied = true;
 }
 
-void network_emit_enforcement(const struct cell_network *net, bool dns_proxy, json_t *extra,
-                              struct event_bus *bus)
+void network_emit_enforcement(const struct cell_network *net, bool dns_proxy, bool sni_proxy,
+                              json_t *extra, struct event_bus *bus)
 {
     if (!net->active) {
         json_decref(extra);
@@ -133,7 +137,7 @@ void network_emit_enforcement(const struct cell_network *net, bool dns_proxy, js
     json_object_set_new(d, "table", json_sprintf("inet %s", net->table));
     json_object_set_new(d, "egressRulesCount", json_integer((json_int_t)net->n_egress));
     json_object_set_new(d, "dnsProxy", json_boolean(dns_proxy));
-    json_object_set_new(d, "sniProxy", json_false());
+    json_object_set_new(d, "sniProxy", json_boolean(sni_proxy));
     event_bus_emit(bus, EV_NETWORK_ENFORCEMENT, d);
 }
 

@@ -21,16 +21,23 @@ struct cell_network {
 
 /* Resolve egressRules hostnames (a name that does not resolve is left out
  * with a warning: access fails closed) and render the ruleset. nflog_group:
- * the verdict rules also log to it (realtime flow events), 0 for none. */
+ * the verdict rules also log to it (realtime flow events), 0 for none.
+ * l7: where the L7 proxy listens, NULL when it is off. */
+struct network_l7 {
+    uint16_t port;                  /* TCP to 80, 443 and plain_ports is redirected here */
+    const uint16_t *plain_ports;
+    size_t n_plain_ports;
+};
 int network_plan(struct cell_network *net, const struct cell_spec *spec, bool netns,
                  bool per_flow_counters, const struct nft_endpoint *dns_proxies,
-                 size_t n_dns_proxies, uint16_t nflog_group, struct cell_err *err);
+                 size_t n_dns_proxies, uint16_t nflog_group, const struct network_l7 *l7,
+                 struct cell_err *err);
 /* The helper applied net->ruleset in the netns behind netns_fd, which the
  * network now owns (closed by network_clear). */
 void network_adopt(struct cell_network *net, int netns_fd);
 /* At teardown, so it can carry the run's DNS counts (extra, stolen). */
-void network_emit_enforcement(const struct cell_network *net, bool dns_proxy, json_t *extra,
-                              struct event_bus *bus);
+void network_emit_enforcement(const struct cell_network *net, bool dns_proxy, bool sni_proxy,
+                              json_t *extra, struct event_bus *bus);
 /* One network_flow_decision per rule with its counters (source "counters"). */
 void network_emit_counters(const struct cell_network *net, struct event_bus *bus);
 void network_clear(struct cell_network *net);

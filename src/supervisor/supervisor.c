@@ -16,6 +16,7 @@
 #include "network.h"
 #include "cell_dns.h"
 #include "cell_flowlog.h"
+#include "cell_l7.h"
 #include "event/event.h"
 #include "event/sign.h"
 #include "loop/loop.h"
@@ -38,6 +39,7 @@ struct cell_run {
     bool iso_ready;
     struct cell_network net;
     struct cell_dns dns;
+    struct cell_l7 l7;        /* CELLOS_SNI_PROXY */
     struct cell_flowlog flowlog; /* CELLOS_PER_FLOW_REALTIME */
     struct netprep prep;      /* the helper preparing the cell's netns */
     int status_fd;            /* read end: the pid-ns init reports the wait status */
@@ -202,7 +204,7 @@ static void report_dns_proxy_failure(struct cell_run *run, const char *why)
 
 /* Who creates sockets inside the cell's netns, in the order the helper runs
  * them; each service takes back what its opener made (adopt_network). */
-enum net_opener { OPENER_DNS, OPENER_FLOWLOG, OPENER__COUNT };
+enum net_opener { OPENER_DNS, OPENER_FLOWLOG, OPENER_L7, OPENER__COUNT };
 
 /* A service that is off keeps its place, so each result is at its index. */
 static int open_nothing(void *ctx, int *fds, size_t max, struct cell_err *err) { return 0; }
@@ -218,12 +220,14 @@ static int start_network(struct cell_run *run)
     openers[OPENER_DNS] = run->dns.enabled ? cell_dns_opener(&run->dns) : NO_OPENER;
     openers[OPENER_FLOWLOG] = run->flowlog.enabled ? cell_flowlog_opener(&run->flowlog)
                                                    : NO_OPENER;
+    openers[OPENER_L7] = run->l7.enabled ? cell_l7_opener(&run->l7) : NO_OPENER;
     size_t n = OPENER__COUNT;
     /* With a proxy, a route lets a connect or datagram to any address reach
      * the nat hook and be redirected (or rejected at once); without one the
      * cell keeps only loopback, so egress fails with ENETUNREACH. */
     struct netprep_request req = { .ruleset = run->net.ruleset, .openers = openers,
-                                   .n_openers = n, .default_route = run->dns.enabled };
+                                   .n_openers = n,
+                                   .default_route = run->dns.enabled || run->l7.enabled };
     struct cell_err err = { 0 };
     int r = netprep_start(&req, &run->prep, &err);
     if (r < 0) {
@@ -253,6 +257,12 @@ static int adopt_network(void *ctx, pid_t pid, int pidfd, struct cell_err *err)
         run->dns.enabled = false;
     }
     cell_flowlog_adopt(&run->flowlog, &opened[OPENER_FLOWLOG]); /* warns when it failed */
+    struct cell_err l7_err = { 0 };
+    if (run->l7.enabled && cell_l7_adopt(&run->l7, &opened[OPENER_L7], &l7_err) < 0) {
+        /* The redirect stays: redirected connections are refused, not let out. */
+        log_warn("the L7 proxy is off: %s", l7_err.msg);
+        run->l7.enabled = false;
+    }
     return 0;
 }
 
@@ -314,6 +324,8 @@ static int spawn_workload(struct cell_run *run)
         report_dns_proxy_failure(run, dns_err.msg);
     if (cell_flowlog_start(&run->flowlog, run->loop, &run->bus, &err) < 0)
         log_warn("realtime flow events are off: %s", err.msg);
+    if (cell_l7_start(&run->l7, run->loop, &run->bus, run->l7.resolved, &err) < 0)
+        log_warn("the L7 proxy is off: %s", err.msg);
     return 0;
 }
 
@@ -465,8 +477,17 @@ static int setup_network(struct cell_run *run)
         return r;
     }
     cell_flowlog_plan(&run->flowlog, &run->cfg, netns);
+    r = cell_l7_plan(&run->l7, run->spec, run->cfg.sni_proxy, netns, &err);
+    if (r < 0) {
+        log_error("cannot set up the L7 proxy: %s", err.msg);
+        run_result_fail(&run->result, 125, "isolation_failed", err.msg);
+        return r;
+    }
+    run->dns.answers = run->l7.resolved;   /* what the DNS proxy returns, for the L7 check */
+    struct network_l7 l7 = { run->l7.port, run->l7.plain_ports, run->l7.n_plain_ports };
     r = network_plan(&run->net, run->spec, netns, run->cfg.per_flow_counters, run->dns.listen,
-                     run->dns.n_listen, cell_flowlog_group(&run->flowlog), &err);
+                     run->dns.n_listen, cell_flowlog_group(&run->flowlog),
+                     run->l7.enabled ? &l7 : NULL, &err);
     if (r < 0) {
         log_error("cannot build the cell's network policy: %s", err.msg);
         run_result_fail(&run->result, 125, "isolation_failed", err.msg);
@@ -513,9 +534,12 @@ static void teardown(struct cell_run *run)
     cell_dns_counts(&run->dns, summary);
     cell_flowlog_drain(&run->flowlog);
     cell_flowlog_counts(&run->flowlog, summary);
-    network_emit_enforcement(&run->net, run->dns.proxy != NULL, summary, &run->bus);
+    cell_l7_counts(&run->l7, summary);
+    network_emit_enforcement(&run->net, run->dns.proxy != NULL, cell_l7_running(&run->l7),
+                             summary, &run->bus);
     network_emit_counters(&run->net, &run->bus);
-    cell_dns_clear(&run->dns);
+    cell_dns_clear(&run->dns);   /* before the table it feeds goes with the L7 proxy */
+    cell_l7_clear(&run->l7);
     cell_flowlog_clear(&run->flowlog);
     signal_cell(run, SIGKILL);
     if (run->child.pid > 0)
