@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nfnetlink_log.h>
 #include <linux/netlink.h>
 #include <poll.h>
@@ -211,9 +212,9 @@ struct attr_view {
     bool present;
 };
 
-/* The attributes of one message (types up to NFULA_MAX); 0 or -EBADMSG when
- * an attribute's length runs past the message. */
-static int split_attrs(const uint8_t *p, size_t len, struct attr_view *tb)
+/* The attributes in p..p+len, by type (types above max are skipped); 0 or
+ * -EBADMSG when an attribute's length runs past the end. */
+static int split_attrs(const uint8_t *p, size_t len, struct attr_view *tb, uint16_t max)
 {
     while (len >= NLA_HDRLEN) {
         struct nlattr a;
@@ -221,7 +222,7 @@ static int split_attrs(const uint8_t *p, size_t len, struct attr_view *tb)
         if (a.nla_len < NLA_HDRLEN || a.nla_len > len)
             return -EBADMSG;
         uint16_t type = a.nla_type & NLA_TYPE_MASK;
-        if (type <= NFULA_MAX)
+        if (type <= max)
             tb[type] = (struct attr_view){ p + NLA_HDRLEN, a.nla_len - NLA_HDRLEN, true };
         size_t step = NLA_ALIGN((size_t)a.nla_len);
         if (step >= len)
@@ -230,6 +231,51 @@ static int split_attrs(const uint8_t *p, size_t len, struct attr_view *tb)
         len -= step;
     }
     return 0;
+}
+
+static int split_nested(const struct attr_view *a, struct attr_view *tb, uint16_t max)
+{
+    return a->present ? split_attrs(a->data, a->len, tb, max) : -EBADMSG;
+}
+
+static bool attr_is(const struct attr_view *a, size_t len)
+{
+    return a->present && a->len == len;
+}
+
+/* The destination the workload addressed, from the original tuple of the
+ * packet's conntrack entry (NFULA_CT, CTA_TUPLE_ORIG). The logged packet has
+ * already been through the nat hook: when a DNAT or redirect sent it to a
+ * proxy, its header names the proxy, the tuple what was asked for. Then dst
+ * becomes the original and nat_dst the proxy. Anything missing or odd leaves
+ * the flow as the header says. */
+static void apply_original_destination(const struct attr_view *ct, struct nflog_flow *f)
+{
+    struct attr_view top[CTA_TUPLE_ORIG + 1] = { 0 }, tuple[CTA_TUPLE_PROTO + 1] = { 0 };
+    struct attr_view ip[CTA_IP_V6_DST + 1] = { 0 }, proto[CTA_PROTO_DST_PORT + 1] = { 0 };
+    if (split_nested(ct, top, CTA_TUPLE_ORIG) < 0 ||
+        split_nested(&top[CTA_TUPLE_ORIG], tuple, CTA_TUPLE_PROTO) < 0 ||
+        split_nested(&tuple[CTA_TUPLE_IP], ip, CTA_IP_V6_DST) < 0 ||
+        split_nested(&tuple[CTA_TUPLE_PROTO], proto, CTA_PROTO_DST_PORT) < 0)
+        return;
+    const struct attr_view *dst = f->family == AF_INET ? &ip[CTA_IP_V4_DST] : &ip[CTA_IP_V6_DST];
+    size_t alen = f->family == AF_INET ? 4 : 16;
+    if (!attr_is(dst, alen) || !attr_is(&proto[CTA_PROTO_NUM], 1) ||
+        proto[CTA_PROTO_NUM].data[0] != f->protocol)
+        return;
+    uint16_t port = f->dst_port;
+    if (f->has_ports) {
+        if (!attr_is(&proto[CTA_PROTO_DST_PORT], 2))
+            return;
+        port = be16_at(proto[CTA_PROTO_DST_PORT].data);
+    }
+    if (memcmp(dst->data, f->dst, alen) == 0 && port == f->dst_port)
+        return;
+    f->nat = true;
+    memcpy(f->nat_dst, f->dst, sizeof(f->nat_dst));
+    f->nat_dst_port = f->dst_port;
+    memcpy(f->dst, dst->data, alen);
+    f->dst_port = port;
 }
 
 /* The prefix as printable ASCII (it becomes a JSON string): the renderer
@@ -250,7 +296,7 @@ static int parse_packet_msg(const uint8_t *body, size_t len, struct nflog_packet
     struct nfgenmsg g;
     memcpy(&g, body, sizeof(g));
     struct attr_view tb[NFULA_MAX + 1] = { 0 };
-    if (split_attrs(body + hdr, len - hdr, tb) < 0 || !tb[NFULA_PAYLOAD].present)
+    if (split_attrs(body + hdr, len - hdr, tb, NFULA_MAX) < 0 || !tb[NFULA_PAYLOAD].present)
         return -EBADMSG;
     struct nflog_packet p = { 0 };
     uint32_t ip_len = 0;
@@ -261,6 +307,8 @@ static int parse_packet_msg(const uint8_t *body, size_t len, struct nflog_packet
     if ((g.nfgen_family == AF_INET || g.nfgen_family == AF_INET6) &&
         g.nfgen_family != p.flow.family)
         return -EBADMSG;
+    if (tb[NFULA_CT].present)
+        apply_original_destination(&tb[NFULA_CT], &p.flow);
     copy_prefix(&tb[NFULA_PREFIX], p.prefix);
     p.verdict = nflog_verdict_of(p.prefix);
     p.length = ip_len;
@@ -353,7 +401,7 @@ static int send_to_kernel(int fd, const struct nlmsghdr *nlh)
 /* Bind the group, copy COPY_RANGE bytes of each packet, and batch: the
  * kernel sends when NFLOG_BATCH packets wait, NFLOG_FLUSH_CS hundredths of
  * a second after the first, or when a batch would pass our receive buffer. */
-static int configure(int fd, uint16_t group)
+static int configure(int fd, uint16_t group, bool conntrack)
 {
     uint8_t buf[256] __attribute__((aligned(4)));
     memset(buf, 0, sizeof(buf));
@@ -364,6 +412,8 @@ static int configure(int fd, uint16_t group)
     mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(NFLOG_BATCH));
     mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(NFLOG_FLUSH_CS));
     mnl_attr_put_u32(nlh, NFULA_CFG_NLBUFSIZ, htonl(NFLOG_RECV_BUF));
+    if (conntrack)
+        mnl_attr_put_u16(nlh, NFULA_CFG_FLAGS, htons(NFULNL_CFG_F_CONNTRACK));
     int r = send_to_kernel(fd, nlh);
     return r < 0 ? r : read_ack(fd, nlh->nlmsg_seq);
 }
@@ -392,7 +442,13 @@ int nflog_open(uint16_t group, struct cell_err *err)
     int size = NFLOG_RCVBUF;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-    int r = configure(fd, group);
+    /* With conntrack info when the kernel has it (redirected flows then show
+     * what the workload addressed); -EAGAIN: its module just got loaded. */
+    int r = configure(fd, group, true);
+    if (r == -EAGAIN)
+        r = configure(fd, group, true);
+    if (r == -EOPNOTSUPP || r == -EAGAIN)
+        r = configure(fd, group, false);
     if (r < 0)
         return cell_err_set(err, -r, REASON, "nflog: cannot bind log group %u: %s", group,
                             strerror(-r));

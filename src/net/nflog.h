@@ -5,7 +5,8 @@
  *  - nflog_open(): a netlink socket bound to one NFLOG group of the netns it
  *    is created in, copying the first NFLOG_COPY_RANGE bytes of each logged
  *    packet (enough for the IPv4/IPv6 header, a few IPv6 extension headers
- *    and the first bytes of TCP/UDP/ICMP). The kernel batches: up to
+ *    and the first bytes of TCP/UDP/ICMP), with the packet's conntrack
+ *    entry where the kernel offers it (ctnetlink). The kernel batches: up to
  *    NFLOG_BATCH packets per datagram, none held longer than 10 ms, so a
  *    flood costs the reader one wake-up per batch rather than per packet.
  *    nflog_unbind() hands over what is still held (at the end of a cell).
@@ -44,14 +45,19 @@ enum nflog_verdict { NFLOG_ACCEPT, NFLOG_DROP, NFLOG_REJECT };
 
 /* One packet's flow identity. Addresses in network byte order (IPv4 in the
  * first 4 bytes, the rest zero); ports in host order, 0 when the packet has
- * no ports (ICMP, a non-first fragment, a header cut short). */
+ * no ports (ICMP, a non-first fragment, a header cut short).
+ *
+ * dst/dst_port are what the workload addressed. When the cell's nat hook
+ * sent the packet elsewhere (DNS redirect to the proxy, L7 redirect), the
+ * kernel's conntrack info says so and nat is set: nat_dst/nat_dst_port are
+ * where the packet went. */
 struct nflog_flow {
     uint8_t family;            /* AF_INET or AF_INET6 */
     uint8_t protocol;          /* IPPROTO_*, the upper-layer protocol */
     uint8_t icmp_type, icmp_code;
-    bool has_ports, has_icmp;
-    uint16_t src_port, dst_port;
-    uint8_t src[16], dst[16];
+    bool has_ports, has_icmp, nat;
+    uint16_t src_port, dst_port, nat_dst_port;
+    uint8_t src[16], dst[16], nat_dst[16];
 };
 
 struct nflog_packet {

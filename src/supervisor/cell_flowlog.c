@@ -68,7 +68,8 @@ static json_t *protocol(uint8_t number)
 
 /* CONTRACT section 5: network_flow_decision with source "nflog". packets
  * and bytes describe the packet that opened the flow; ports are null when
- * it has none (ICMP carries its type and code instead). */
+ * it has none (ICMP carries its type and code instead). dstAddr/dstPort are
+ * what the workload addressed; a redirected flow adds where it went. */
 static void emit_flow(struct cell_flowlog *fl, const struct nflog_packet *p)
 {
     const struct nflog_flow *f = &p->flow;
@@ -83,6 +84,11 @@ static void emit_flow(struct cell_flowlog *fl, const struct nflog_packet *p)
     json_object_set_new(d, "dstAddr", address(f, f->dst));
     json_object_set_new(d, "srcPort", f->has_ports ? json_integer(f->src_port) : json_null());
     json_object_set_new(d, "dstPort", f->has_ports ? json_integer(f->dst_port) : json_null());
+    if (f->nat) {               /* redirected: where the packet actually went */
+        json_object_set_new(d, "natDstAddr", address(f, f->nat_dst));
+        json_object_set_new(d, "natDstPort",
+                            f->has_ports ? json_integer(f->nat_dst_port) : json_null());
+    }
     if (f->has_icmp) {
         json_object_set_new(d, "icmpType", json_integer(f->icmp_type));
         json_object_set_new(d, "icmpCode", json_integer(f->icmp_code));

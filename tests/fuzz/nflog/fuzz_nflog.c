@@ -2,7 +2,8 @@
  * carrying workload packets) and as one bare IP packet. Whatever parses
  * must hold the documented invariants: an IPv4/IPv6 flow, ports only for
  * protocols that have them, a printable NUL-terminated prefix and the
- * verdict it implies; a flow seen once is a duplicate the second time. */
+ * verdict it implies; a redirect only when the conntrack tuple differs from
+ * the header; a flow seen once is a duplicate the second time. */
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,7 +21,11 @@ static void check_flow(const struct nflog_flow *f)
         CHECK(nflog_protocol_name(f->protocol) != NULL);
     if (f->family == AF_INET)
         for (size_t i = 4; i < 16; i++)
-            CHECK(f->src[i] == 0 && f->dst[i] == 0);
+            CHECK(f->src[i] == 0 && f->dst[i] == 0 && f->nat_dst[i] == 0);
+    if (f->nat)   /* only reported when the tuple differs from the header */
+        CHECK(memcmp(f->dst, f->nat_dst, 16) != 0 || f->dst_port != f->nat_dst_port);
+    else
+        CHECK(f->nat_dst_port == 0);
 }
 
 static void on_packet(void *ctx, const struct nflog_packet *p)

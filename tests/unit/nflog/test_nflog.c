@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nfnetlink_log.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +40,38 @@ static void msg_add(uint8_t family, const char *prefix, const void *ip, size_t i
         mnl_attr_put_strz(nlh, NFULA_PREFIX, prefix);
     if (ip)
         mnl_attr_put(nlh, NFULA_PAYLOAD, iplen, ip);
+    msglen += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+/* Append a packet message whose NFULA_CT says the connection's original
+ * tuple was proto to orig_dst:orig_port (IPv4). bad: a broken nest. */
+static void msg_add_ct(const char *prefix, const void *ip, size_t iplen, uint8_t proto,
+                       const char *orig_dst, uint16_t orig_port, bool bad)
+{
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(msgbuf + msglen);
+    nlh->nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET;
+    struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+    g->nfgen_family = AF_INET;
+    mnl_attr_put_strz(nlh, NFULA_PREFIX, prefix);
+    mnl_attr_put(nlh, NFULA_PAYLOAD, iplen, ip);
+    struct nlattr *ct = mnl_attr_nest_start(nlh, NFULA_CT);
+    struct nlattr *orig = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+    struct nlattr *tip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+    uint32_t a;
+    inet_pton(AF_INET, "10.0.0.1", &a);
+    mnl_attr_put_u32(nlh, CTA_IP_V4_SRC, a);
+    inet_pton(AF_INET, orig_dst, &a);
+    mnl_attr_put_u32(nlh, CTA_IP_V4_DST, a);
+    mnl_attr_nest_end(nlh, tip);
+    struct nlattr *tp = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+    mnl_attr_put_u8(nlh, CTA_PROTO_NUM, proto);
+    mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(50000));
+    mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(orig_port));
+    mnl_attr_nest_end(nlh, tp);
+    mnl_attr_nest_end(nlh, orig);
+    mnl_attr_nest_end(nlh, ct);
+    if (bad)
+        tip->nla_len = 200;              /* runs past its parent */
     msglen += NLMSG_ALIGN(nlh->nlmsg_len);
 }
 
@@ -166,6 +199,33 @@ TEST(icmp_fragments_and_short_headers)
     ok(!c.p[3].flow.has_ports && c.p[3].flow.protocol == 250, "unknown protocol kept");
     is_str(nflog_protocol_name(IPPROTO_ICMPV6), "icmpv6", "names");
     ok(nflog_protocol_name(250) == NULL, "no name for 250");
+}
+
+TEST(conntrack_tuple_gives_the_original_destination)
+{
+    uint8_t ip[64];
+    const uint8_t dns[] = { 0xc3, 0x50, 0xd1, 0x3d, 0, 8, 0, 0 };   /* 50000 -> 53565 */
+    size_t n = ipv4(ip, IPPROTO_UDP, "10.0.0.1", "127.0.0.1", dns, 8, 0);
+    msgs_reset();
+    msg_add_ct("dns-proxy[0] 127.0.0.1:53565", ip, n, IPPROTO_UDP, "8.8.8.8", 53, false);
+    msg_add_ct("egress[0]", ip, n, IPPROTO_UDP, "127.0.0.1", 53565, false);
+    msg_add_ct("x", ip, n, IPPROTO_UDP, "8.8.8.8", 53, true);
+    msg_add_ct("x", ip, n, IPPROTO_TCP, "8.8.8.8", 53, false);
+    struct collected c = { 0 };
+    struct nflog_stats st = { 0 };
+    is_int(nflog_parse(msgbuf, msglen, collect, &c, &st), 4, "four packets");
+    char a[INET6_ADDRSTRLEN];
+    const struct nflog_flow *f = &c.p[0].flow;
+    ok(f->nat, "redirected");
+    is_str(addr_text(f, false, a), "8.8.8.8", "dst is what the workload addressed");
+    is_int(f->dst_port, 53, "its port");
+    is_str(inet_ntop(AF_INET, f->nat_dst, a, sizeof(a)), "127.0.0.1", "where it went");
+    is_int(f->nat_dst_port, 53565, "the proxy's port");
+    is_int(f->src_port, 50000, "src port from the header");
+    ok(!c.p[1].flow.nat && c.p[1].flow.dst_port == 53565, "same tuple: no redirect");
+    ok(!c.p[2].flow.nat && c.p[2].flow.dst_port == 53565, "a broken nest is ignored");
+    ok(!c.p[3].flow.nat, "a tuple of another protocol is ignored");
+    is_int(st.malformed, 0, "none of it is malformed");
 }
 
 TEST(several_messages_and_other_types)
