@@ -24,6 +24,8 @@
 /* Queued, unsigned envelopes at which the emitting thread starts signing
  * too: the signing thread alone cannot keep up with a burst. */
 #define HELP_BACKLOG 2
+/* In a burst, the signing thread writes once this many lines are ready. */
+#define WRITE_BATCH 8
 /* A slot's buffers are kept between events unless an outsized event grew
  * them beyond this. */
 #define SLOT_KEEP_BYTES (64 * 1024)
@@ -46,6 +48,7 @@ struct sign_pipeline {
     pthread_cond_t work;     /* the signing thread waits for this */
     pthread_cond_t progress; /* the emitting thread waits for this */
     uint64_t pushed, claimed, written;
+    bool writing;            /* one writer at a time: the sinks are not shared */
     bool worker_idle, caller_waiting, stopping, threaded;
     pthread_t thread;
     bool failed, failure_taken;
@@ -75,8 +78,9 @@ static void record_failure(struct sign_pipeline *p, const struct cell_err *err)
 {
     if (p->failed)
         return;
-    p->failed = true;
     p->failure = *err;
+    /* Also read without the lock by sign_pipeline_take_failure's first look. */
+    __atomic_store_n(&p->failed, true, __ATOMIC_RELEASE);
 }
 
 /* Every line of the batch to one sink: all at once when it can, else one by
@@ -95,7 +99,8 @@ static void write_batch(struct event_sink *sink, const struct iovec *lines, size
             *first = err;
 }
 
-/* Write the ready run at `written`; the lock is dropped for the I/O. */
+/* Write the ready run at `written`; the lock is dropped for the I/O, and
+ * `writing` keeps any other writer out meanwhile. */
 static void write_ready(struct sign_pipeline *p)
 {
     struct iovec lines[PIPELINE_SLOTS];
@@ -107,11 +112,13 @@ static void write_ready(struct sign_pipeline *p)
     struct event_sink *sinks[EVENT_BUS_MAX_SINKS];
     size_t n_sinks = p->n_sinks;
     memcpy(sinks, p->sinks, sizeof(sinks));
+    p->writing = true;
     pthread_mutex_unlock(&p->lock);
     struct cell_err first = { 0 };
     for (size_t i = 0; i < n_sinks; i++)
         write_batch(sinks[i], lines, n, &first);
     pthread_mutex_lock(&p->lock);
+    p->writing = false;
     for (size_t i = 0; i < n; i++)
         slot_at(p, p->written + i)->ready = false;
     p->written += n;
@@ -123,7 +130,22 @@ static void write_ready(struct sign_pipeline *p)
 
 static bool writable(struct sign_pipeline *p)
 {
-    return p->written < p->claimed && slot_at(p, p->written)->ready;
+    return !p->writing && p->written < p->claimed && slot_at(p, p->written)->ready;
+}
+
+/* Write now, or sign first? Lines are written as soon as nothing is left to
+ * sign (an event alone is on disk right after its signature); in a burst,
+ * once WRITE_BATCH lines are ready, so that they share the system calls. */
+static bool time_to_write(struct sign_pipeline *p)
+{
+    if (!writable(p))
+        return false;
+    if (p->claimed == p->pushed)
+        return true;
+    uint64_t pos = p->written;
+    while (pos < p->claimed && pos - p->written < WRITE_BATCH && slot_at(p, pos)->ready)
+        pos++;
+    return pos - p->written == WRITE_BATCH;
 }
 
 static void *signing_thread(void *arg)
@@ -131,7 +153,7 @@ static void *signing_thread(void *arg)
     struct sign_pipeline *p = arg;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        if (writable(p)) {
+        if (time_to_write(p)) {
             write_ready(p);
         } else if (p->claimed < p->pushed) {
             sign_one(p);
@@ -161,9 +183,16 @@ static void caller_sign_one(struct sign_pipeline *p)
     }
 }
 
-/* Wait for the writer to move (lock held). */
+/* The emitting thread needs the writer to move on (a full ring, a drain):
+ * it writes what is ready itself rather than wait for a signing thread the
+ * scheduler may not be running, and waits only while another write or a
+ * signature is in progress. Lock held. */
 static void caller_wait(struct sign_pipeline *p)
 {
+    if (writable(p)) {
+        write_ready(p);
+        return;
+    }
     p->caller_waiting = true;
     pthread_cond_wait(&p->progress, &p->lock);
     p->caller_waiting = false;
@@ -276,14 +305,17 @@ int sign_pipeline_push(struct sign_pipeline *p, const json_t *event, struct cell
     int r = fill_slot(p, s, event, err);   /* a free slot: ours alone */
 
     pthread_mutex_lock(&p->lock);
+    bool wake = false;
     if (r == 0) {
         p->pushed++;
-        if (p->worker_idle)
-            pthread_cond_signal(&p->work);
         if (!p->threaded || p->pushed - p->claimed >= HELP_BACKLOG)
             caller_sign_one(p);
+        /* Woken after the unlock, so that it does not wake into our lock. */
+        wake = p->worker_idle;
     }
     pthread_mutex_unlock(&p->lock);
+    if (wake)
+        pthread_cond_signal(&p->work);
     return r;
 }
 
@@ -293,8 +325,6 @@ void sign_pipeline_drain(struct sign_pipeline *p)
     while (p->written < p->pushed) {
         if (p->claimed < p->pushed)
             caller_sign_one(p);
-        else if (!p->threaded)
-            write_ready(p);
         else
             caller_wait(p);
     }
@@ -303,6 +333,8 @@ void sign_pipeline_drain(struct sign_pipeline *p)
 
 bool sign_pipeline_take_failure(struct sign_pipeline *p, struct cell_err *out)
 {
+    if (!__atomic_load_n(&p->failed, __ATOMIC_ACQUIRE))   /* the common case: no lock */
+        return false;
     pthread_mutex_lock(&p->lock);
     bool fresh = p->failed && !p->failure_taken;
     if (fresh) {

@@ -5,17 +5,20 @@
  * signing thread signs the queued events and writes every line to the sinks,
  * strictly in seq order, as soon as it and all before it are signed. When
  * the signing thread falls behind, the emitting thread signs queued events
- * too (two cores, two signers); only the signing thread writes.
+ * too (two cores, two signers). One writer at a time: normally the signing
+ * thread; the emitting thread only when it would otherwise have to wait for
+ * it (a full ring, a drain) and nobody is writing.
  *
  * Handoff: a mutex guards the queue counters and each slot's `ready` flag.
  * A slot is written by the emitting thread only while it is free (before it
  * is published by pushed++), its signature text only by the one thread that
  * claimed it (claimed++ under the lock), and it is read by the writer only
  * once ready; every one of those steps goes through the lock, which orders
- * the memory accesses. Sinks are touched by the signing thread only, while
- * the pipeline lives; the emitting thread uses them again only after a drain
- * (nothing queued, nothing being written). docs/architecture.md has why there
- * is a thread at all. */
+ * the memory accesses. Sinks are used by whoever holds the `writing` flag
+ * (taken and dropped under the lock), so never by two threads at once;
+ * outside the pipeline (flush, close) only after a drain, when nothing is
+ * queued or being written. docs/architecture.md has why there is a thread
+ * at all. */
 #pragma once
 #include "event.h"
 
