@@ -2,13 +2,13 @@
  *
  * The parser walks netlink headers and attributes by hand rather than with
  * libmnl's iterators: those compare lengths as int, and a length field of
- * 2^31 or more would pass their checks. Here every length is a size_t,
+ * 2^31 or more would pass their checks (and libmnl is not linked into the
+ * supervisor at all: see struct request). Here every length is a size_t,
  * compared against what is left of the buffer before it is used, and
  * multi-byte fields are read with memcpy (no alignment assumed). */
 #include "net/nflog.h"
 
 #include <arpa/inet.h>
-#include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nfnetlink_log.h>
@@ -374,26 +374,53 @@ static int read_ack(int fd, uint32_t seq)
     return e.error;     /* 0, or -errno */
 }
 
-/* A NFULNL_MSG_CONFIG for group carrying one command. */
-static struct nlmsghdr *config_msg(uint8_t *buf, uint16_t group, uint8_t command, uint16_t flags)
+/* A request to the kernel, built by hand: four small fixed messages do not
+ * justify loading libmnl into every supervisor (it would be one more shared
+ * object on each cell's cold start). */
+struct request {
+    uint8_t buf[128];
+    size_t len;
+};
+
+/* Appends one attribute; the messages here are constant and far below the
+ * buffer, so running out is a bug. */
+static void put_attr(struct request *q, uint16_t type, const void *data, size_t len)
 {
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
-    nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-    nlh->nlmsg_seq = 1;
-    struct nfgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-    g->nfgen_family = AF_UNSPEC;
-    g->version = NFNETLINK_V0;
-    g->res_id = htons(group);
-    struct nfulnl_msg_config_cmd cmd = { .command = command };
-    mnl_attr_put(nlh, NFULA_CFG_CMD, sizeof(cmd), &cmd);
-    return nlh;
+    struct nlattr a = { .nla_len = (uint16_t)(NLA_HDRLEN + len), .nla_type = type };
+    if (q->len + NLA_ALIGN(a.nla_len) > sizeof(q->buf))
+        abort();
+    memcpy(q->buf + q->len, &a, sizeof(a));
+    memcpy(q->buf + q->len + NLA_HDRLEN, data, len);
+    q->len += NLA_ALIGN(a.nla_len);
 }
 
-static int send_to_kernel(int fd, const struct nlmsghdr *nlh)
+static void put_be32(struct request *q, uint16_t type, uint32_t v)
 {
+    uint32_t be = htonl(v);
+    put_attr(q, type, &be, sizeof(be));
+}
+
+/* A NFULNL_MSG_CONFIG for group carrying one command. */
+static void config_msg(struct request *q, uint16_t group, uint8_t command)
+{
+    memset(q, 0, sizeof(*q));
+    struct nfgenmsg g = { .nfgen_family = AF_UNSPEC, .version = NFNETLINK_V0,
+                          .res_id = htons(group) };
+    memcpy(q->buf + NLMSG_HDRLEN, &g, sizeof(g));
+    q->len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(g));
+    struct nfulnl_msg_config_cmd cmd = { .command = command };
+    put_attr(q, NFULA_CFG_CMD, &cmd, sizeof(cmd));
+}
+
+/* Fill in the header (now that the length is known) and send. */
+static int send_to_kernel(int fd, struct request *q, uint16_t flags)
+{
+    struct nlmsghdr h = { .nlmsg_len = (uint32_t)q->len,
+                          .nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG,
+                          .nlmsg_flags = NLM_F_REQUEST | flags, .nlmsg_seq = 1 };
+    memcpy(q->buf, &h, sizeof(h));
     struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-    if (sendto(fd, nlh, nlh->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+    if (sendto(fd, q->buf, q->len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
         return -errno;
     return 0;
 }
@@ -403,27 +430,28 @@ static int send_to_kernel(int fd, const struct nlmsghdr *nlh)
  * a second after the first, or when a batch would pass our receive buffer. */
 static int configure(int fd, uint16_t group, bool conntrack)
 {
-    uint8_t buf[256] __attribute__((aligned(4)));
-    memset(buf, 0, sizeof(buf));
-    struct nlmsghdr *nlh = config_msg(buf, group, NFULNL_CFG_CMD_BIND, NLM_F_ACK);
+    struct request q;
+    config_msg(&q, group, NFULNL_CFG_CMD_BIND);
     struct nfulnl_msg_config_mode mode = { .copy_range = htonl(NFLOG_COPY_RANGE),
                                            .copy_mode = NFULNL_COPY_PACKET };
-    mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof(mode), &mode);
-    mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(NFLOG_BATCH));
-    mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(NFLOG_FLUSH_CS));
-    mnl_attr_put_u32(nlh, NFULA_CFG_NLBUFSIZ, htonl(NFLOG_RECV_BUF));
-    if (conntrack)
-        mnl_attr_put_u16(nlh, NFULA_CFG_FLAGS, htons(NFULNL_CFG_F_CONNTRACK));
-    int r = send_to_kernel(fd, nlh);
-    return r < 0 ? r : read_ack(fd, nlh->nlmsg_seq);
+    put_attr(&q, NFULA_CFG_MODE, &mode, sizeof(mode));
+    put_be32(&q, NFULA_CFG_QTHRESH, NFLOG_BATCH);
+    put_be32(&q, NFULA_CFG_TIMEOUT, NFLOG_FLUSH_CS);
+    put_be32(&q, NFULA_CFG_NLBUFSIZ, NFLOG_RECV_BUF);
+    if (conntrack) {
+        uint16_t f = htons(NFULNL_CFG_F_CONNTRACK);
+        put_attr(&q, NFULA_CFG_FLAGS, &f, sizeof(f));
+    }
+    int r = send_to_kernel(fd, &q, NLM_F_ACK);
+    return r < 0 ? r : read_ack(fd, 1);
 }
 
 int nflog_unbind(int fd, uint16_t group)
 {
-    uint8_t buf[64] __attribute__((aligned(4)));
-    memset(buf, 0, sizeof(buf));
+    struct request q;
+    config_msg(&q, group, NFULNL_CFG_CMD_UNBIND);
     /* No ack asked: it would queue behind the batch the unbind flushes. */
-    return send_to_kernel(fd, config_msg(buf, group, NFULNL_CFG_CMD_UNBIND, 0));
+    return send_to_kernel(fd, &q, 0);
 }
 
 int nflog_open(uint16_t group, struct cell_err *err)

@@ -21,8 +21,9 @@
  *    and a thousand retries must remain one record.
  *
  * Only the caller logs or emits; everything here returns errors or counts.
- * Uses libmnl for building and walking netlink messages (small; no
- * libnfnetlink). */
+ * No netlink library: the four requests are built and the messages walked by
+ * hand (libmnl or libnetfilter_log would be one more shared object mapped
+ * on every cell's cold start). */
 #pragma once
 #include <netinet/in.h>
 
