@@ -464,8 +464,11 @@ static int resolve_secrets(struct cell_run *run)
     return r;
 }
 
-/* The DNS proxy's endpoints and the ruleset, then the helper that puts them
- * into a new netns while the rest of the cell is built. */
+/* The proxies' endpoints and the ruleset, then the helper that puts them
+ * into a new netns while the rest of the cell is built. Called before the
+ * signing key is read and the sinks are opened (a NATS connect can take a
+ * while), so the helper's work overlaps those too; a failure is recorded in
+ * run->result (and logged) and reported as events once the sinks exist. */
 static int setup_network(struct cell_run *run)
 {
     struct cell_err err = { 0 };
@@ -526,6 +529,20 @@ static int run_workload(struct cell_run *run)
     return r;
 }
 
+static void release_proxies(struct cell_run *run)
+{
+    cell_dns_clear(&run->dns);   /* before the table it feeds goes with the L7 proxy */
+    cell_l7_clear(&run->l7);
+    cell_flowlog_clear(&run->flowlog);
+}
+
+/* The helper (killed if it still runs), the netns descriptor, the plan. */
+static void release_network(struct cell_run *run)
+{
+    netprep_clear(&run->prep);
+    network_clear(&run->net);
+}
+
 /* The cgroup, when there is one, is killed and emptied by its destroy step
  * in isolation_teardown; here the rest: process group, init, orphans. */
 static void teardown(struct cell_run *run)
@@ -538,9 +555,7 @@ static void teardown(struct cell_run *run)
     network_emit_enforcement(&run->net, run->dns.proxy != NULL, cell_l7_running(&run->l7),
                              summary, &run->bus);
     network_emit_counters(&run->net, &run->bus);
-    cell_dns_clear(&run->dns);   /* before the table it feeds goes with the L7 proxy */
-    cell_l7_clear(&run->l7);
-    cell_flowlog_clear(&run->flowlog);
+    release_proxies(run);
     signal_cell(run, SIGKILL);
     if (run->child.pid > 0)
         kill(run->child.pid, SIGKILL);
@@ -554,8 +569,7 @@ static void teardown(struct cell_run *run)
     if (run->iso_ready)
         isolation_teardown(&run->iso, &run->result);
     run->iso_ready = false;
-    netprep_clear(&run->prep);
-    network_clear(&run->net);
+    release_network(run);
     secrets_free(&run->secrets);
 }
 
@@ -568,7 +582,7 @@ static void run_cell(struct cell_run *run)
         run_result_fail(&run->result, 125, run->cfg.error.reason, run->cfg.error.msg);
     } else if (setup_signals(run) < 0) {
         run_result_fail(&run->result, 125, "spawn_failed", "cannot watch signals");
-    } else if (setup_network(run) == 0 && resolve_secrets(run) == 0 &&
+    } else if (!run->result.failed && resolve_secrets(run) == 0 &&
                setup_isolation(run) == 0) {
         struct isolation_info info;
         isolation_describe(&run->iso, &info);
@@ -611,11 +625,16 @@ int supervisor_run(const char *spec_bytes, size_t spec_len)
     run_result_init(&run.result);
     if (check_argv0_policy(&run) == 0) {
         status = 125;
+        if (!run.cfg.has_error)
+            (void)setup_network(&run);
         if (setup_signing(&run) == 0 && open_sinks(&run) == 0 && loop_new(&run.loop) == 0) {
             event_ctx_init(&run.bus.ctx, run.spec->id, run.spec->correlation_id);
             run_cell(&run);
             event_bus_flush(&run.bus);
             status = run_result_exit_status(&run.result, run.bus.failed);
+        } else {
+            release_proxies(&run);
+            release_network(&run);
         }
     }
     event_bus_close(&run.bus);
