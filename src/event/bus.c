@@ -83,12 +83,12 @@ static int emit_plain(struct event_bus *bus, enum event_type type, json_t *ev)
  * (CONTRACT section 5), signed and written by the pipeline (signer.h). A
  * failure to sign drops the event and fails the run: never an unsigned event
  * in a signed stream. */
-static int emit_signed(struct event_bus *bus, json_t *ev)
+static int emit_signed(struct event_bus *bus, enum event_type type, json_t *data)
 {
     if (!bus->pipeline)
         bus->pipeline = sign_pipeline_new(bus->signer, &bus->ctx, bus->sinks, bus->n_sinks);
     struct cell_err err;
-    int r = sign_pipeline_push(bus->pipeline, ev, &err);
+    int r = sign_pipeline_push(bus->pipeline, type, data, &err);
     if (r < 0)
         record_failure(bus, &err);
     collect_failure(bus);
@@ -114,9 +114,14 @@ int event_bus_emit(struct event_bus *bus, enum event_type type, json_t *data)
 {
     if (bus->signer && type == EV_LIFECYCLE_DESTROYED)
         data = destroyed_with_late_failure(bus, data);
-    json_t *ev = event_build(&bus->ctx, type, data);
-    int r = bus->signer ? emit_signed(bus, ev) : emit_plain(bus, type, ev);
-    json_decref(ev);
+    int r;
+    if (bus->signer) {
+        r = emit_signed(bus, type, data);
+    } else {
+        json_t *ev = event_build(&bus->ctx, type, data);
+        r = emit_plain(bus, type, ev);
+        json_decref(ev);
+    }
     bus->emitted++;
     return r;
 }

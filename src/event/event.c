@@ -4,8 +4,10 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 
+#include "base/buf.h"
 #include "base/strtab.h"
 #include "base/timeutil.h"
+#include "json/canon.h"
 
 static const struct strtab_entry event_types[] = {
     { EV_LIFECYCLE_STARTED, EVENT_TYPE_PREFIX "lifecycle.v1.started" },
@@ -25,6 +27,23 @@ const char *event_type_name(enum event_type type)
     return strtab_name(event_types, ARRAY_SIZE(event_types), (int)type);
 }
 
+/* The canonical JSON of a string, or NULL when JSON cannot carry it (not
+ * UTF-8). */
+static char *canonical_string(const char *text)
+{
+    json_t *str = json_string(text);
+    if (!str)
+        return NULL;
+    struct buf out = BUF_INIT;
+    int r = json_canon(str, &out, NULL);
+    json_decref(str);
+    if (r < 0) {
+        buf_free(&out);
+        return NULL;
+    }
+    return buf_steal(&out);
+}
+
 int event_ctx_init(struct event_ctx *ctx, const char *cell_id, const char *correlation_id)
 {
     char host[256] = "localhost";
@@ -35,6 +54,9 @@ int event_ctx_init(struct event_ctx *ctx, const char *cell_id, const char *corre
     ctx->cell_id = xstrdup(cell_id);
     ctx->correlation_id = xstrdup(correlation_id);
     uuid_v4(ctx->run_id);
+    ctx->canon_source = canonical_string(ctx->source);
+    _cleanup_free_ char *subject = xasprintf("urn:cellos:cell:%s", ctx->cell_id);
+    ctx->canon_subject = canonical_string(subject);
     return 0;
 }
 
@@ -43,6 +65,8 @@ void event_ctx_clear(struct event_ctx *ctx)
     free(ctx->source);
     free(ctx->cell_id);
     free(ctx->correlation_id);
+    free(ctx->canon_source);
+    free(ctx->canon_subject);
     memset(ctx, 0, sizeof(*ctx));
 }
 
@@ -173,4 +197,52 @@ json_t *event_build(const struct event_ctx *ctx, enum event_type type, json_t *d
     json_t *ev = event_envelope_new(ctx, event_type_name(type));
     json_object_set_new(ev, "data", common_data(ctx, data));
     return ev;
+}
+
+/* The general way: build the event, canonicalize it. */
+static int canon_built(const struct event_ctx *ctx, const char *type, json_t *data, struct buf *out)
+{
+    json_t *ev = event_envelope_new(ctx, type);
+    json_object_set_new(ev, "data", data);
+    int r = json_canon(ev, out, NULL);
+    json_decref(ev);
+    return r;
+}
+
+/* The envelope's members are ASCII names, so their UTF-16 order is their
+ * byte order: data, datacontenttype, id, source, specversion, subject, time,
+ * type. Their values are ASCII that needs no escaping (id, time, the type
+ * names of the table) or canonical strings made once per run (source,
+ * subject). Only data goes through the canonicalizer. */
+int event_canon(const struct event_ctx *ctx, enum event_type type, json_t *data, struct buf *out)
+{
+    const char *type_name = event_type_name(type);
+    json_t *d = common_data(ctx, data);
+    if (!ctx->canon_source || !ctx->canon_subject || !type_name)
+        return canon_built(ctx, type_name, d, out);
+    size_t start = out->len;
+    buf_puts(out, "{\"data\":");
+    int r = json_canon(d, out, NULL);
+    json_decref(d);
+    if (r < 0) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+        return r;
+    }
+    char id[EVENT_ID_URN_LEN], now[32];
+    event_id_urn(id);
+    now_rfc3339(now);
+    buf_puts(out, ",\"datacontenttype\":\"application/json\",\"id\":\"");
+    buf_puts(out, id);
+    buf_puts(out, "\",\"source\":");
+    buf_puts(out, ctx->canon_source);
+    buf_puts(out, ",\"specversion\":\"1.0\",\"subject\":");
+    buf_puts(out, ctx->canon_subject);
+    buf_puts(out, ",\"time\":\"");
+    buf_puts(out, now);
+    buf_puts(out, "\",\"type\":\"");
+    buf_puts(out, type_name);
+    buf_puts(out, "\"}");
+    return 0;
 }

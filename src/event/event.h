@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 
 #include "base/base.h"
+#include "base/buf.h"
 #include "base/uuid.h"
 
 #define EVENT_MAX_BYTES (1u << 20) /* CONTRACT: at most 1 MiB per event */
@@ -37,6 +38,9 @@ struct event_ctx {
     char *cell_id;           /* = spec.id */
     char *correlation_id;    /* NULL when the spec has none */
     char run_id[UUID_STR_LEN];
+    /* source and subject as canonical JSON strings (event_canon), NULL when
+     * JSON cannot carry them. */
+    char *canon_source, *canon_subject;
 };
 
 int event_ctx_init(struct event_ctx *ctx, const char *cell_id, const char *correlation_id);
@@ -56,6 +60,12 @@ json_t *event_envelope_new(const struct event_ctx *ctx, const char *type);
  * (cellId, specId, runId, correlationId) merged in. Steals `data` (NULL means
  * no extra fields). */
 json_t *event_build(const struct event_ctx *ctx, enum event_type type, json_t *data);
+
+/* Append the RFC 8785 canonical JSON of event_build(ctx, type, data) to out
+ * (with its own fresh id and time), without building the envelope as JSON
+ * values: what a signed envelope embeds. Steals data. -EINVAL (out as it
+ * was) when data cannot be canonicalized. */
+int event_canon(const struct event_ctx *ctx, enum event_type type, json_t *data, struct buf *out);
 
 /* A sink receives each event as one complete JSON line (with '\n'). */
 struct event_sink {

@@ -420,23 +420,17 @@ static void put_decimal(struct buf *out, uint64_t v)
  * form was made once; seq stays far below 2^53, where a JCS number prints
  * as the plain integer. sign_signed_bytes() over the envelope gives the same
  * bytes (tests/unit/sign checks it). */
-int signer_signed_bytes(const struct signer *s, const json_t *event, struct buf *out)
+void signer_signed_bytes_open(const struct signer *s, struct buf *out)
 {
-    if (!s || !json_is_object(event))
-        return -EINVAL;
-    if (s->seq >= (uint64_t)1 << 53)
-        return -EOVERFLOW;
-    size_t start = out->len;
     buf_puts(out, "{\"alg\":\"");
     buf_puts(out, sign_alg_name(s->alg));
     buf_puts(out, "\",\"event\":");
-    int r = json_canon(event, out, NULL);
-    if (r < 0) {
-        out->len = start;
-        if (out->data)
-            out->data[start] = '\0';
-        return r;
-    }
+}
+
+int signer_signed_bytes_close(const struct signer *s, struct buf *out)
+{
+    if (s->seq >= (uint64_t)1 << 53)
+        return -EOVERFLOW;
     buf_puts(out, ",\"kid\":");
     buf_puts(out, s->kid_canon);
     char prev[SIGN_DIGEST_STR_LEN];
@@ -447,6 +441,23 @@ int signer_signed_bytes(const struct signer *s, const json_t *event, struct buf 
     put_decimal(out, s->seq);
     buf_putc(out, '}');
     return 0;
+}
+
+int signer_signed_bytes(const struct signer *s, const json_t *event, struct buf *out)
+{
+    if (!s || !json_is_object(event))
+        return -EINVAL;
+    size_t start = out->len;
+    signer_signed_bytes_open(s, out);
+    int r = json_canon(event, out, NULL);
+    if (r == 0)
+        r = signer_signed_bytes_close(s, out);
+    if (r < 0) {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+    }
+    return r;
 }
 
 void signer_advance(struct signer *s, const void *signed_bytes, size_t len)

@@ -99,6 +99,11 @@ int signer_wrap(struct signer *s, json_t *event, json_t **envelope_data_out);
  * with the two above. */
 #define SIGN_SIG_TEXT_MAX 86   /* base64url of a 64-byte signature */
 int signer_signed_bytes(const struct signer *s, const json_t *event, struct buf *out);
+/* The same in three steps, for a caller that writes the event's canonical
+ * JSON itself (event_canon): open, the canonical event, close (-EOVERFLOW
+ * past seq 2^53). */
+void signer_signed_bytes_open(const struct signer *s, struct buf *out);
+int signer_signed_bytes_close(const struct signer *s, struct buf *out);
 void signer_advance(struct signer *s, const void *signed_bytes, size_t len);
 size_t signer_signature_text_len(const struct signer *s);
 void signer_sign_text(const struct signer *s, const void *msg, size_t len, char *out);

@@ -39,6 +39,7 @@ struct slot {
 
 struct sign_pipeline {
     struct signer *signer;
+    const struct event_ctx *ctx;
     size_t sig_len;
     char *source_json, *subject_json;   /* JSON strings, quotes included */
     struct event_sink *sinks[EVENT_BUS_MAX_SINKS];
@@ -223,6 +224,7 @@ struct sign_pipeline *sign_pipeline_new(struct signer *signer, const struct even
 {
     struct sign_pipeline *p = xcalloc(1, sizeof(*p));
     p->signer = signer;
+    p->ctx = ctx;
     p->sig_len = signer_signature_text_len(signer);
     p->source_json = json_string_text(ctx->source ? ctx->source : "");
     _cleanup_free_ char *subject = xasprintf("urn:cellos:cell:%s", ctx->cell_id ? ctx->cell_id : "");
@@ -274,12 +276,16 @@ static void slot_trim(struct slot *s)
     s->msg.len = 0;
 }
 
-/* Canonicalize and lay out into a free slot; the chain moves on success. */
-static int fill_slot(struct sign_pipeline *p, struct slot *s, const json_t *event,
-                     struct cell_err *err)
+/* Build, canonicalize and lay out into a free slot; the chain moves on
+ * success. Steals data. */
+static int fill_slot(struct sign_pipeline *p, struct slot *s, enum event_type type,
+                     json_t *data, struct cell_err *err)
 {
     slot_trim(s);
-    int r = signer_signed_bytes(p->signer, event, &s->msg);
+    signer_signed_bytes_open(p->signer, &s->msg);
+    int r = event_canon(p->ctx, type, data, &s->msg);
+    if (r == 0)
+        r = signer_signed_bytes_close(p->signer, &s->msg);
     if (r < 0)
         return cell_err_set(err, -r, "sink_failed", "cannot sign an event: %s", strerror(-r));
     signer_advance(p->signer, s->msg.data, s->msg.len);
@@ -290,7 +296,8 @@ static int fill_slot(struct sign_pipeline *p, struct slot *s, const json_t *even
     return 0;
 }
 
-int sign_pipeline_push(struct sign_pipeline *p, const json_t *event, struct cell_err *err)
+int sign_pipeline_push(struct sign_pipeline *p, enum event_type type, json_t *data,
+                       struct cell_err *err)
 {
     pthread_mutex_lock(&p->lock);
     while (p->pushed - p->written == PIPELINE_SLOTS) {
@@ -302,7 +309,7 @@ int sign_pipeline_push(struct sign_pipeline *p, const json_t *event, struct cell
     struct slot *s = slot_at(p, p->pushed);
     pthread_mutex_unlock(&p->lock);
 
-    int r = fill_slot(p, s, event, err);   /* a free slot: ours alone */
+    int r = fill_slot(p, s, type, data, err);   /* a free slot: ours alone */
 
     pthread_mutex_lock(&p->lock);
     bool wake = false;

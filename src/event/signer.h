@@ -24,19 +24,22 @@
 
 struct sign_pipeline;
 
-/* A pipeline for one run. signer and sinks are borrowed (the bus owns them)
- * and must outlive it; ctx gives the outer CloudEvent's source and subject.
+/* A pipeline for one run. signer, ctx and sinks are borrowed (the bus owns
+ * them) and must outlive it; ctx is the run's, for the events and the outer
+ * CloudEvents.
  * The thread starts here, with every signal blocked (the supervisor takes
  * its signals through a signalfd); when it cannot be started, the pipeline
  * signs and writes on the caller's thread, before each push returns. */
 struct sign_pipeline *sign_pipeline_new(struct signer *signer, const struct event_ctx *ctx,
                                         struct event_sink *const *sinks, size_t n_sinks);
 
-/* Queue the next event (waits while the queue is full, signing meanwhile).
- * -EINVAL (not canonicalizable: the chain does not move) or -EMSGSIZE (the
- * line would exceed EVENT_MAX_BYTES: the seq is used up, so a verifier sees
- * the gap) with err filled. */
-int sign_pipeline_push(struct sign_pipeline *p, const json_t *event, struct cell_err *err);
+/* Build the next event (as event_build(ctx, type, data) would, but straight
+ * into canonical JSON: event_canon) and queue it; waits while the queue is
+ * full, signing meanwhile. Steals data. -EINVAL (not canonicalizable: the
+ * chain does not move) or -EMSGSIZE (the line would exceed EVENT_MAX_BYTES:
+ * the seq is used up, so a verifier sees the gap) with err filled. */
+int sign_pipeline_push(struct sign_pipeline *p, enum event_type type, json_t *data,
+                       struct cell_err *err);
 
 /* Return once every pushed event is written to every sink. */
 void sign_pipeline_drain(struct sign_pipeline *p);

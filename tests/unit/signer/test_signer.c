@@ -10,6 +10,7 @@
 #include "event/event.h"
 #include "event/sign.h"
 #include "event/verify.h"
+#include "json/canon.h"
 #include "tap.h"
 
 #define SEED "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"   /* bytes 0..31 */
@@ -395,6 +396,43 @@ TEST(unsigned_is_synchronous)
     }
     event_bus_close(&bus);
     record_free(&rec);
+}
+
+/* event_canon writes exactly the canonical JSON of event_build's event. */
+static void check_event_canon(struct event_ctx *ctx, const char *what)
+{
+    for (int t = EV_LIFECYCLE_STARTED; t <= EV_LIFECYCLE_DESTROYED; t++) {
+        json_t *data = json_pack("{s:s, s:s, s:i, s:f, s:[s,n]}", "cellId", "override attempt",
+                                 "\xee\x80\x80k", "v\"\x01\x7f", "n", t, "x", 0.1 * t + 0.05, "\xf0\x9f\x98\x80",
+                                 "a");
+        json_t *built = event_build(ctx, (enum event_type)t, json_deep_copy(data));
+        struct buf text = BUF_INIT, again = BUF_INIT;
+        is_int(event_canon(ctx, (enum event_type)t, data, &text), 0, "%s %d: written", what, t);
+        json_t *parsed = json_loads(text.data, 0, NULL);
+        json_canon(parsed, &again, NULL);
+        ok(again.len == text.len && memcmp(again.data, text.data, text.len) == 0,
+           "%s %d: canonical", what, t);
+        json_object_set(built, "id", json_object_get(parsed, "id"));
+        json_object_set(built, "time", json_object_get(parsed, "time"));
+        ok(json_equal(built, parsed), "%s %d: the event event_build makes", what, t);
+        json_decref(built);
+        json_decref(parsed);
+        buf_free(&text);
+        buf_free(&again);
+    }
+}
+
+TEST(event_canon_equals_built_event)
+{
+    struct event_ctx ctx;
+    event_ctx_init(&ctx, "cell \"x\" \xc3\xa9\x7f/", "corr-\xf0\x9f\x98\x80");
+    check_event_canon(&ctx, "escaped");
+    free(ctx.source);
+    ctx.source = xstrdup("urn:cellos:host:\xff");   /* not UTF-8: the general path */
+    free(ctx.canon_source);
+    ctx.canon_source = NULL;
+    check_event_canon(&ctx, "fallback");
+    event_ctx_clear(&ctx);
 }
 
 /* Event ids: version 4, distinct. */
