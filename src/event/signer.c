@@ -134,19 +134,20 @@ static bool writable(struct sign_pipeline *p)
     return !p->writing && p->written < p->claimed && slot_at(p, p->written)->ready;
 }
 
-/* Write now, or sign first? Lines are written as soon as nothing is left to
- * sign (an event alone is on disk right after its signature); in a burst,
- * once WRITE_BATCH lines are ready, so that they share the system calls. */
+/* Write now, or sign first? An event alone is written right after its
+ * signature. In a burst, lines wait until WRITE_BATCH of them are ready, or
+ * until nothing is left to sign and no signature is still being made (by
+ * the emitting thread), so that they share the system calls. */
 static bool time_to_write(struct sign_pipeline *p)
 {
     if (!writable(p))
         return false;
-    if (p->claimed == p->pushed)
-        return true;
     uint64_t pos = p->written;
     while (pos < p->claimed && pos - p->written < WRITE_BATCH && slot_at(p, pos)->ready)
         pos++;
-    return pos - p->written == WRITE_BATCH;
+    if (pos - p->written == WRITE_BATCH)
+        return true;
+    return p->claimed == p->pushed && pos == p->claimed;
 }
 
 static void *signing_thread(void *arg)
