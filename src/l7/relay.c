@@ -80,7 +80,7 @@ static enum pump_result pump(struct l7_conn *c, struct l7_dir *d, int src, int d
 {
     const unsigned flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 
-    for (int round = 0; round < PUMP_ROUNDS; round++) {
+    for (int round = 0; round < PUMP_ROUNDS && !d->shut; round++) {
         if (d->in_pipe > 0) {
             ssize_t n = splice(d->pipe_r, NULL, dst, NULL, d->in_pipe, flags);
             if (n < 0)   /* EAGAIN: full; the loop says when it is writable again */
@@ -90,19 +90,14 @@ static enum pump_result pump(struct l7_conn *c, struct l7_dir *d, int src, int d
             c->last_active = now_mono_ms();
             continue;
         }
-        if (d->eof) {
-            if (!d->shut)
-                (void)shutdown(dst, SHUT_WR);
-            d->shut = true;
-            l7_dir_release(c->p, d);
-            return PUMP_OK;
-        }
+        if (d->eof)
+            break;
         if (pipe_take(c->p, d) < 0)
             return PUMP_SRC_FAILED;
         ssize_t n = splice(src, NULL, d->pipe_w, NULL, SPLICE_CHUNK, flags);
         if (n == 0) {
             d->eof = true;
-            continue;
+            break;
         }
         if (n < 0) {
             if (errno != EAGAIN && errno != EINTR)
@@ -111,6 +106,14 @@ static enum pump_result pump(struct l7_conn *c, struct l7_dir *d, int src, int d
             return PUMP_OK;
         }
         d->in_pipe += (size_t)n;
+    }
+    /* The EOF passes on once every byte before it has: here and not at the
+     * top of a round, or an EOF read in the last round would wait for an
+     * event that never comes (nothing is left to read or write). */
+    if (d->eof && d->in_pipe == 0 && !d->shut) {
+        (void)shutdown(dst, SHUT_WR);
+        d->shut = true;
+        l7_dir_release(c->p, d);
     }
     return PUMP_OK;
 }
