@@ -6,8 +6,9 @@
  *                       and waiting for the writer
  *   [claimed, pushed)   queued, not signed yet
  *   [pushed, written + PIPELINE_SLOTS)  free, owned by the emitting thread
- * The writer (the signing thread) writes the longest ready run starting at
- * `written` in one go per sink, then moves `written`. */
+ * The writer (one at a time: normally the signing thread) writes the
+ * longest ready run starting at `written` in one go per sink, then moves
+ * `written`. */
 #include "signer.h"
 
 #include <pthread.h>
@@ -87,7 +88,8 @@ static void record_failure(struct sign_pipeline *p, const struct cell_err *err)
 /* Every line of the batch to one sink: all at once when it can, else one by
  * one. Called without the lock: the batch's slots are ready and nobody else
  * touches them until `written` moves past them. */
-static void write_batch(struct event_sink *sink, const struct iovec *lines, size_t n, struct cell_err *first)
+static void write_batch(struct event_sink *sink, const struct iovec *lines, size_t n,
+                        struct cell_err *first)
 {
     struct cell_err err = { 0 };
     if (sink->write_lines && n > 1) {
