@@ -22,6 +22,7 @@ struct record {
     char **lines;
     size_t n, cap;
     size_t batches;       /* write_lines calls */
+    size_t count;         /* = n, but read while the signing thread writes */
 };
 
 struct test_sink {
@@ -40,6 +41,7 @@ static void record_line(struct record *r, const char *line, size_t len)
     }
     r->lines[r->n] = xcalloc(1, len + 1);
     memcpy(r->lines[r->n++], line, len);
+    __atomic_store_n(&r->count, r->n, __ATOMIC_RELEASE);
 }
 
 static void record_free(struct record *r)
@@ -381,6 +383,29 @@ TEST(sink_added_mid_run)
     is_int(seq_of(second.lines[0]), 50, "second starts at seq 50");
     record_free(&first);
     record_free(&second);
+}
+
+/* An event on its own is written soon after emit returns, without a later
+ * emit or a flush to push it out (the supervisor may then sit in its loop
+ * for hours). */
+TEST(lone_event_written_promptly)
+{
+    struct record rec = { 0 };
+    struct event_bus bus;
+    bus_open(&bus, "ed25519");
+    event_bus_add_sink(&bus, test_sink_new(&rec, true, 0, 0));
+    for (unsigned i = 0; i < 3; i++) {
+        event_bus_emit(&bus, EV_DNS_QUERY, dns_data(i));
+        size_t seen = 0;
+        for (int wait = 0; wait < 2000 && seen < i + 1; wait++) {   /* up to 2 s */
+            struct timespec ms = { 0, 1000000 };
+            nanosleep(&ms, NULL);
+            seen = __atomic_load_n(&rec.count, __ATOMIC_ACQUIRE);
+        }
+        is_int(seen, i + 1, "event %u on the sink without a flush", i);
+    }
+    event_bus_close(&bus);
+    record_free(&rec);
 }
 
 /* Unsigned events are written before emit returns. */
