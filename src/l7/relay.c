@@ -18,7 +18,7 @@
 
 #include "base/timeutil.h"
 
-#define SPLICE_CHUNK (256 * 1024)
+#define SPLICE_CHUNK (1024 * 1024)
 #define PUMP_ROUNDS 16          /* chunks per direction per wakeup: fairness */
 
 enum pump_result { PUMP_OK, PUMP_SRC_FAILED, PUMP_DST_FAILED };
@@ -214,6 +214,8 @@ void l7_relay_start(struct l7_conn *c)
     c->st = L7_RELAY;
     c->last_active = now_mono_ms();
     l7_conn_arm_timer(c, c->p->idle_timeout_ms, on_idle);
-    /* Bytes may already wait on either side: try at once. */
-    l7_relay_on_fd(c->p->loop, c->cfd, 0, c);
+    /* Both sides are read when the loop says so (level-triggered: bytes that
+     * already wait are reported at once); trying first costs two splice()
+     * calls per connection that nearly always find nothing. */
+    update_masks(c);
 }
