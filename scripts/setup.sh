@@ -8,7 +8,7 @@ set -euo pipefail
 BUILD_PKGS=(
   meson ninja-build pkg-config gcc clang libclang-rt-dev
   libjansson-dev libsodium-dev libseccomp-dev libcap-dev
-  libnftables-dev libnftnl-dev libmnl-dev libnetfilter-log-dev
+  libnftables-dev libnftnl-dev libmnl-dev
   libnats-dev libcurl4-openssl-dev
 )
 # Tests: real peers the integration tests run against.

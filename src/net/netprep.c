@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -86,7 +87,10 @@ static int add_default_route(int family, const void *src, size_t src_len, int if
     struct {
         struct nlmsghdr nh;
         struct rtmsg rt;
-        char attrs[64];
+        struct rtattr oif_attr;
+        int oif;
+        struct rtattr src_attr;
+        unsigned char src[16];
     } req = { 0 };
     req.nh.nlmsg_type = RTM_NEWROUTE;
     req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
@@ -94,29 +98,28 @@ static int add_default_route(int family, const void *src, size_t src_len, int if
     req.rt = (struct rtmsg){ .rtm_family = (unsigned char)family, .rtm_table = RT_TABLE_MAIN,
                              .rtm_protocol = RTPROT_BOOT, .rtm_scope = RT_SCOPE_LINK,
                              .rtm_type = RTN_UNICAST };
-    size_t len = NLMSG_LENGTH(sizeof(struct rtmsg));
-    struct rtattr *a = (struct rtattr *)((char *)&req + NLMSG_ALIGN(len));
-    a->rta_type = RTA_OIF;
-    a->rta_len = RTA_LENGTH(sizeof(int));
-    memcpy(RTA_DATA(a), &ifindex, sizeof(int));
-    len = NLMSG_ALIGN(len) + RTA_ALIGN(a->rta_len);
-    a = (struct rtattr *)((char *)&req + len);
-    a->rta_type = RTA_PREFSRC;
-    a->rta_len = RTA_LENGTH(src_len);
-    memcpy(RTA_DATA(a), src, src_len);
-    req.nh.nlmsg_len = (uint32_t)(len + RTA_ALIGN(a->rta_len));
+    req.oif_attr = (struct rtattr){ .rta_len = RTA_LENGTH(sizeof(int)), .rta_type = RTA_OIF };
+    req.oif = ifindex;
+    req.src_attr = (struct rtattr){ .rta_len = (unsigned short)RTA_LENGTH(src_len),
+                                    .rta_type = RTA_PREFSRC };
+    memcpy(req.src, src, src_len);
+    req.nh.nlmsg_len = (uint32_t)(offsetof(__typeof__(req), src) + src_len);
 
     _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (fd < 0 || send(fd, &req, req.nh.nlmsg_len, 0) < 0)
         return -errno;
-    char buf[512];
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    union {
+        char buf[512];
+        struct nlmsghdr align;
+    } answer;
+    ssize_t n = recv(fd, answer.buf, sizeof(answer.buf), 0);
     if (n < (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)))
         return n < 0 ? -errno : -EPROTO;
-    struct nlmsghdr *h = (struct nlmsghdr *)buf;
-    if (h->nlmsg_type != NLMSG_ERROR)
+    if (answer.align.nlmsg_type != NLMSG_ERROR)
         return -EPROTO;
-    return ((struct nlmsgerr *)NLMSG_DATA(h))->error; /* 0 or -errno */
+    struct nlmsgerr e;
+    memcpy(&e, NLMSG_DATA(&answer.align), sizeof(e));
+    return e.error; /* 0 or -errno */
 }
 
 /* default dev lo, both families: this kernel has no dummy link type, and a
@@ -240,12 +243,13 @@ static int recv_msg(struct netprep *np, struct netprep_msg *m, int *fds, size_t 
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
             continue;
         size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        int *in = (int *)CMSG_DATA(c);
         for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
             if (*n_fds < max)
-                fds[(*n_fds)++] = in[i];
+                fds[(*n_fds)++] = fd;
             else
-                close(in[i]);
+                close(fd);
         }
     }
     if ((size_t)got != sizeof(*m) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {

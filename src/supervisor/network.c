@@ -53,9 +53,10 @@ static void add_resolved(struct egress_list *l, const struct egress_rule *r, siz
     }
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         char text[INET6_ADDRSTRLEN];
-        const void *src = ai->ai_family == AF_INET
-                              ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
-                              : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+        const struct sockaddr_in *in4 = (const void *)ai->ai_addr;
+        const struct sockaddr_in6 *in6 = (const void *)ai->ai_addr;
+        const void *src = ai->ai_family == AF_INET ? (const void *)&in4->sin_addr
+                                                   : (const void *)&in6->sin6_addr;
         if (inet_ntop(ai->ai_family, src, text, sizeof(text)))
             egress_add(l, text, r, index);
     }
