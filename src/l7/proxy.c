@@ -369,10 +369,13 @@ static void on_connecting(struct loop *loop, int fd, uint32_t events, void *user
     socklen_t l = sizeof(e);
     (void)loop;
     (void)fd;
-    if (getsockopt(c->ufd, SOL_SOCKET, SO_ERROR, &e, &l) < 0)
-        e = errno;
-    if (e == 0 && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
         return;
+    /* Writable without error or hang-up: connected (no SO_ERROR to read). */
+    if ((events & (EPOLLERR | EPOLLHUP)) && getsockopt(c->ufd, SOL_SOCKET, SO_ERROR, &e, &l) < 0)
+        e = errno;
+    if ((events & (EPOLLERR | EPOLLHUP)) && e == 0)
+        e = ECONNREFUSED;
     if (e != 0) {
         connect_failed(c, e);
         return;
@@ -549,8 +552,7 @@ static void accept_one(struct l7_proxy *p, int fd, const struct sockaddr_storage
     p->n_conns++;
     p->c.connections++;
 
-    int one = 1;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* TCP_NODELAY comes from the listener (accepted sockets inherit it). */
     int r = original_dst(fd, src->ss_family, &c->dst);
     if (r < 0) {
         socklen_t l = sizeof(c->dst);

@@ -41,6 +41,9 @@
  * BORROWED (they outlive the proxy; l7_proxy_free unregisters the fds but
  * does not close them). Everything the proxy opens it closes.
  *
+ * Listening sockets should have TCP_NODELAY set: accepted connections
+ * inherit it, and the proxy should add no batching delay of its own.
+ *
  * The process must ignore SIGPIPE (the supervisor does): splice() into a
  * socket the peer has closed raises it. */
 #pragma once
