@@ -11,6 +11,7 @@
  * destination through conntrack, decides, and dials the echo servers from
  * the test's own netns. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -20,7 +21,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "base/timeutil.h"
@@ -825,6 +828,93 @@ TEST(upstream_hangs_up_with_bytes_in_flight)
     run_client((struct l7_proxy_config){ 0 }, &c, 0);
     is_int(c.bulk_bytes, 8u << 20, "every byte");
     ok(c.eof, "then EOF (err %d)", c.err);
+}
+
+/* Out of descriptors at accept: the listeners pause instead of spinning on
+ * the queued connection, and serve it once descriptors are back. The
+ * clients are a forked process (its own descriptor table and limit). */
+static struct rlimit saved_nofile;
+static struct l7_proxy *paused_proxy;
+static struct l7_proxy_counters while_tight;
+
+static void restore_nofile(struct loop *loop, void *userdata)
+{
+    (void)loop;
+    (void)userdata;
+    l7_proxy_get_counters(paused_proxy, &while_tight);
+    setrlimit(RLIMIT_NOFILE, &saved_nofile);
+}
+
+/* The lowest free descriptor: with the limit there, no new one can be made. */
+static int lowest_free_fd(void)
+{
+    int fd = dup(0);
+    close(fd);
+    return fd;
+}
+
+TEST(out_of_descriptors_pauses_accepting_without_spinning)
+{
+    SETUP();
+    uint8_t hello[600];
+    size_t n = client_hello("api.example.com", hello);
+    int sync_pipe[2];
+    ok(pipe(sync_pipe) == 0, "pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sync_pipe[0]);
+        if (setns(cell_netns, CLONE_NEWNET) < 0)
+            _exit(2);
+        int got = 0;
+        int fds[3];
+        for (int i = 0; i < 3; i++) {
+            fds[i] = dial(SERVER, 443);
+            send(fds[i], hello, n, MSG_NOSIGNAL);
+        }
+        (void)!write(sync_pipe[1], "x", 1);
+        for (int i = 0; i < 3; i++) {
+            char buf[1024];
+            ssize_t r = recv(fds[i], buf, sizeof(buf), MSG_WAITALL);
+            got += r == (ssize_t)n && memcmp(buf, hello, n) == 0;
+        }
+        _exit(got == 3 ? 0 : 1);
+    }
+    close(sync_pipe[1]);
+    struct loop *loop = NULL;
+    struct l7_proxy *p = NULL;
+    struct cell_err err = { 0 };
+    loop_new(&loop);
+    struct l7_proxy_config cfg = { .listen_fds = listen_fds, .n_listen_fds = n_listen,
+                                   .allowlist = allow, .resolved = resolved };
+    is_int(l7_proxy_new(loop, &cfg, &p, &err), 0, "%s", err.msg);
+    char x;
+    ok(read(sync_pipe[0], &x, 1) == 1, "the clients are connected and waiting");
+    close(sync_pipe[0]);
+    paused_proxy = p;
+    getrlimit(RLIMIT_NOFILE, &saved_nofile);
+    struct rlimit tight = saved_nofile;
+    tight.rlim_cur = (rlim_t)lowest_free_fd();   /* no room for one more */
+    setrlimit(RLIMIT_NOFILE, &tight);
+    struct rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    loop_add_timer(loop, 400, restore_nofile, NULL);
+    loop_add_timer(loop, 2000, on_test_timeout, NULL);
+    loop_run(loop);
+    getrusage(RUSAGE_SELF, &after);
+    int status = -1;
+    waitpid(pid, &status, 0);
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "all three served once descriptors were back");
+    double cpu = (double)(after.ru_utime.tv_sec - before.ru_utime.tv_sec) +
+                 (double)(after.ru_utime.tv_usec - before.ru_utime.tv_usec) / 1e6 +
+                 (double)(after.ru_stime.tv_sec - before.ru_stime.tv_sec) +
+                 (double)(after.ru_stime.tv_usec - before.ru_stime.tv_usec) / 1e6;
+    ok(cpu < 0.5, "no spinning while paused: %.3f s of CPU in 2 s", cpu);
+    struct l7_proxy_counters k;
+    l7_proxy_get_counters(p, &k);
+    is_int(while_tight.connections, 0, "nothing accepted while out of descriptors");
+    is_int(k.allowed, 3, "then decided as usual");
+    l7_proxy_free(p);
+    loop_free(loop);
 }
 
 TAP_MAIN
