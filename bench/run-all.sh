@@ -5,3 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 /usr/bin/python3 bench/coldstart.py "$@"
 /usr/bin/python3 bench/events.py
+/usr/bin/python3 bench/dns.py
