@@ -693,9 +693,15 @@ void l7_proxy_free(struct l7_proxy *p)
     free(p);
 }
 
+/* Relayed bytes of flows still open count too (a summary at teardown is
+ * taken before they are closed). */
 void l7_proxy_get_counters(const struct l7_proxy *p, struct l7_proxy_counters *out)
 {
     *out = p->c;
+    for (const struct l7_conn *c = p->conns; c; c = c->next) {
+        out->bytes_up += c->up.bytes;
+        out->bytes_down += c->down.bytes;
+    }
 }
 
 size_t l7_proxy_active(const struct l7_proxy *p)
