@@ -6,3 +6,4 @@ cd "$(dirname "$0")/.."
 /usr/bin/python3 bench/coldstart.py "$@"
 /usr/bin/python3 bench/events.py
 /usr/bin/python3 bench/dns.py
+/usr/bin/python3 bench/l7.py
