@@ -10,7 +10,6 @@
 #include "loop/loop.h"
 
 #define NONE UINT32_MAX
-#define NO_SLOT 0xFFFFu
 #define UDP_BATCH 16                 /* datagrams per recvmmsg / sendmmsg */
 #define UDP_BUF_LEN (DNS_MSG_MAX + 1)
 #define TCP_READ_CHUNK 16384
@@ -105,7 +104,10 @@ struct dns_proxy {
     size_t n_listen_fds;
     struct slot *slots;
     uint32_t n_slots, free_head, dl_head, dl_tail, n_busy;
-    uint16_t *id_to_slot;       /* upstream UDP id -> slot, NO_SLOT when unused */
+    uint32_t n_fresh;           /* slots [n_fresh, n_slots) were never used: taken in order
+                                 * when the free list is empty, so the start touches none */
+    uint16_t *id_to_slot;       /* upstream UDP id -> slot + 1, 0 when unused (calloc's
+                                 * zero pages are the empty table: nothing to fill) */
     uint64_t rng;
     struct loop_timer *deadline_timer;
     struct tcp_client *clients;
@@ -114,6 +116,12 @@ struct dns_proxy {
     struct udp_io udp;
     uint8_t rx[TCP_READ_CHUNK];             /* do53-tcp upstream reads */
 };
+
+/* The slot waiting for upstream id, or NONE. */
+static inline uint32_t dnsp_slot_of_id(const struct dns_proxy *p, uint16_t id)
+{
+    return p->id_to_slot[id] ? p->id_to_slot[id] - 1u : NONE;
+}
 struct verdict {
     const char *decision, *reason;
     int rcode;

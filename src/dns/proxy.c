@@ -78,10 +78,13 @@ static uint32_t slot_take(struct dns_proxy *p)
 {
     uint32_t i = p->free_head;
 
-    if (i == NONE)
+    if (i != NONE)
+        p->free_head = p->slots[i].next;
+    else if (p->n_fresh < p->n_slots)
+        i = p->n_fresh++;
+    else
         return NONE;
     struct slot *s = &p->slots[i];
-    p->free_head = s->next;
     s->busy = true;
     s->up = NULL;
     s->deadline = now_mono_ms() + p->timeout_ms;
@@ -106,7 +109,7 @@ static struct tcp_client *slot_release(struct dns_proxy *p, uint32_t i)
 
     dl_unlink(p, i);
     if (s->mapped)
-        p->id_to_slot[s->up_id] = NO_SLOT;
+        p->id_to_slot[s->up_id] = 0;
     s->mapped = false;
     dnsp_up_tcp_free(p, s->up);
     s->up = NULL;
@@ -290,16 +293,18 @@ static int add_listeners(struct dns_proxy *p, const int *fds, size_t n, loop_fd_
     return 0;
 }
 
+/* Nothing here touches the slots or the id table: both are calloc'ed
+ * (fresh zero pages) and filled as queries arrive. Threading a free list
+ * through all 1024 slots (1.5 MiB) at start cost a page fault per 4 KiB on
+ * every cold start of a cell with the proxy (bench/dns, docs/performance.md). */
 static void init_slots(struct dns_proxy *p, unsigned n)
 {
     p->n_slots = n;
     p->slots = xcalloc(n, sizeof(*p->slots));
-    for (uint32_t i = 0; i < n; i++)
-        p->slots[i].next = i + 1 < n ? i + 1 : NONE;
-    p->free_head = 0;
+    p->n_fresh = 0;
+    p->free_head = NONE;
     p->dl_head = p->dl_tail = NONE;
     p->id_to_slot = xcalloc(65536, sizeof(*p->id_to_slot));
-    memset(p->id_to_slot, 0xFF, 65536 * sizeof(*p->id_to_slot));
 }
 
 static int open_udp_upstream(struct dns_proxy *p, struct cell_err *err)

@@ -122,16 +122,16 @@ void dnsp_forward_udp(struct dns_proxy *p, uint32_t i, uint8_t *msg, size_t len)
     struct slot *s = &p->slots[i];
     uint16_t id = next_random_id(p);
 
-    for (int tries = 0; p->id_to_slot[id] != NO_SLOT && tries < 64; tries++)
+    for (int tries = 0; p->id_to_slot[id] != 0 && tries < 64; tries++)
         id = next_random_id(p);
-    if (p->id_to_slot[id] != NO_SLOT) {
+    if (p->id_to_slot[id] != 0) {
         dnsp_slot_fail(p, i, "upstream_failure");
         return;
     }
     s->q.hdr.id = id;
     s->up_id = id;
     s->mapped = true;
-    p->id_to_slot[id] = (uint16_t)i;
+    p->id_to_slot[id] = (uint16_t)(i + 1);
     (void)dns_msg_set_id(msg, len, id);
     if (p->udp.batching) {
         if (p->udp.forwards.n == UDP_BATCH)
@@ -221,8 +221,8 @@ void dnsp_on_upstream_udp(struct loop *loop, int fd, uint32_t events, void *user
         uint8_t *msg = batch_msg(p, k);
         size_t len = p->udp.in[k].msg_len;
         uint16_t id;
-        if (dns_msg_id(msg, len, &id) == 0 && p->id_to_slot[id] != NO_SLOT)
-            (void)dnsp_try_answer(p, p->id_to_slot[id], msg, len);
+        if (dns_msg_id(msg, len, &id) == 0 && dnsp_slot_of_id(p, id) != NONE)
+            (void)dnsp_try_answer(p, dnsp_slot_of_id(p, id), msg, len);
     }
     flush_all(p);
     p->udp.batching = false;
