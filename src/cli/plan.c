@@ -11,7 +11,11 @@
 #include "isolate/seccomp.h"
 #include "spec/spec.h"
 #include "supervisor/config.h"
+#include "supervisor/cell_dns.h"
+#include "supervisor/cell_flowlog.h"
+#include "supervisor/cell_l7.h"
 #include "supervisor/isolation.h"
+#include "supervisor/network.h"
 
 static const char *env_getter(const char *name) { return getenv(name); }
 
@@ -127,6 +131,75 @@ static int plan_mounts(const struct cell_spec *spec, const struct sup_config *cf
     return 0;
 }
 
+static void plan_proxies(const struct cell_dns *dns, const struct cell_l7 *l7,
+                         const struct cell_flowlog *fl, struct buf *out)
+{
+    if (dns->enabled) {
+        buf_puts(out, "DNS proxy: listens in the cell on");
+        for (size_t i = 0; i < dns->n_listen; i++)
+            buf_printf(out, "%s %s:%u (udp, tcp)", i ? "," : "", dns->listen_text[i],
+                       dns->listen[i].port);
+        buf_printf(out, "; upstream: %s%s; other port-53 traffic redirected to it\n",
+                   dns->n_resolvers ? dns->resolvers[0].resolver_id : "none declared",
+                   dns->override ? " (CELLOS_DNS_PROXY_UPSTREAM_OVERRIDE, dialled in the cell)"
+                                 : " (dialled from the supervisor's netns)");
+    } else {
+        buf_puts(out, "DNS proxy: off (needs CELLOS_DNS_PROXY=1, dnsAuthority and a netns)\n");
+    }
+    if (l7->enabled) {
+        buf_printf(out, "L7 proxy: TCP to ports 80, 443");
+        for (size_t i = 0; i < l7->n_plain_ports; i++)
+            buf_printf(out, ", %u", l7->plain_ports[i]);
+        buf_printf(out, " redirected to the cell's port %u, relayed from the supervisor's netns\n",
+                   l7->port);
+    } else {
+        buf_puts(out, "L7 proxy: off (needs CELLOS_SNI_PROXY=1 and a netns)\n");
+    }
+    if (cell_flowlog_group(fl))
+        buf_printf(out, "realtime flow events: NFLOG group %u in the cell's netns\n",
+                   cell_flowlog_group(fl));
+}
+
+/* The firewall and the proxies exactly as a run would plan them (egress
+ * hostnames are resolved now, as at the start of a run). */
+static int plan_network(const struct cell_spec *spec, const struct sup_config *cfg, struct buf *out)
+{
+    bool netns = (cfg->namespaces & NS_NET) != 0;
+    if (!netns) {
+        buf_puts(out, "network: the host's (no network namespace, no firewall)\n");
+        return 0;
+    }
+    struct cell_dns dns = { .cell_netns_fd = -1 };
+    struct cell_flowlog fl = CELL_FLOWLOG_INIT;
+    struct cell_l7 l7 = { 0 };
+    struct cell_network net = { .netns_fd = -1 };
+    struct cell_err err = { 0 };
+    int r = cell_dns_plan(&dns, spec, cfg, netns, &err);
+    if (r == 0) {
+        cell_flowlog_plan(&fl, cfg, netns);
+        r = cell_l7_plan(&l7, spec, cfg->sni_proxy, netns, &err);
+    }
+    struct network_l7 redirect = { l7.port, l7.plain_ports, l7.n_plain_ports };
+    if (r == 0)
+        r = network_plan(&net, spec, netns, cfg->per_flow_counters, dns.listen, dns.n_listen,
+                         cell_flowlog_group(&fl), l7.enabled ? &redirect : NULL, &err);
+    if (r < 0) {
+        buf_printf(out, "network: cannot be planned: %s\n", err.msg);
+    } else {
+        buf_printf(out, "network: own netns, loopback%s; nftables table inet %s, one "
+                        "transaction:\n", dns.enabled || l7.enabled ? ", default route via lo" : " only",
+                   net.table);
+        for (char *line = strtok(net.ruleset, "\n"); line; line = strtok(NULL, "\n"))
+            buf_printf(out, "  %s\n", line);
+        plan_proxies(&dns, &l7, &fl, out);
+    }
+    network_clear(&net);
+    cell_l7_clear(&l7);
+    cell_flowlog_clear(&fl);
+    cell_dns_clear(&dns);
+    return r < 0 ? -1 : 0;
+}
+
 static void plan_run(const struct cell_spec *spec, struct buf *out)
 {
     if (!spec->run.present) {
@@ -171,6 +244,7 @@ int cmd_plan(int argc, char **argv)
     bad |= plan_mounts(spec, &cfg, &out) < 0;
     bad |= plan_cgroup(spec, &cfg, &out) < 0;
     bad |= plan_seccomp(&cfg, &out) < 0;
+    bad |= plan_network(spec, &cfg, &out) < 0;
     fputs(out.data, stdout);
     if (warnings)
         log_warn("%s", warnings);

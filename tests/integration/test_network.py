@@ -375,6 +375,39 @@ def test_a_proxy_that_cannot_start_is_reported_and_the_cell_still_runs():
     assert types.index("observability.v1.dns_query") < types.index("lifecycle.v1.destroyed")
 
 
+def test_plan_prints_the_ruleset_and_the_proxies_without_running_anything():
+    """cellos plan: the exact table a run would apply and what the proxies
+    would do; nothing is created (no netns, no table)."""
+    import json
+    import tempfile
+    doc = spec(cell_id="plan-net", argv=["/bin/true"], authority={
+        "secretRefs": [],
+        "egressRules": [{"host": "127.0.0.1", "port": 5432, "protocol": "tcp"}],
+        "dnsAuthority": {"hostnameAllowlist": ["api.example.com"], "blockDirectWorkloadDns": True,
+                         "resolvers": [{"resolverId": "r1", "endpoint": "127.0.0.1:53053",
+                                        "protocol": "do53-udp"}]}})
+    from harness import CELLOS
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(doc, f)
+        f.flush()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CELLOS_")}
+        env.update({"CELLOS_SUBPROCESS_UNSHARE": "net", "CELLOS_DNS_PROXY": "1",
+                    "CELLOS_SNI_PROXY": "1"})
+        p = subprocess.run([CELLOS, "plan", f.name], env=env, capture_output=True, text=True)
+        off = subprocess.run([CELLOS, "plan", f.name], capture_output=True, text=True,
+                             env={k: v for k, v in os.environ.items() if not k.startswith("CELLOS_")})
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert "nftables table inet cellos_plan_net" in out, out
+    assert 'ip daddr 127.0.0.1 tcp dport 5432 counter accept comment "egress[0] 127.0.0.1:5432/tcp"' in out
+    assert "dnat ip to 127.0.0.1:53053" in out and "redirect to :" in out, out
+    assert "DNS proxy: listens in the cell on 127.0.0.1:53053 (udp, tcp), 127.0.0.1:53 (udp, tcp)" in out
+    assert "upstream: r1" in out and "L7 proxy: TCP to ports 80, 443, 5432" in out, out
+    assert "network: the host's (no network namespace, no firewall)" in off.stdout, off.stdout
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert "cellos_plan_net" not in tables
+
+
 def test_unparsable_resolver_endpoint_is_a_spec_error():
     doc = spec(argv=["true"], authority={"secretRefs": [], "dnsAuthority": {
         "hostnameAllowlist": ["a.example.com"],
