@@ -23,8 +23,10 @@
 #include "net/nft.h"
 
 #define REASON "isolation_failed"
-/* The helper's whole job takes a few milliseconds; this only bounds a hang. */
-#define NETPREP_TIMEOUT_MS 10000
+/* The helper's whole job takes a few milliseconds; this only bounds a hang
+ * (generous: a sanitizer build on a loaded 2-core machine once took over
+ * 10 s). */
+#define NETPREP_TIMEOUT_MS 30000
 
 enum msg_kind { MSG_NETNS = 1, MSG_OPENED, MSG_DONE };
 
