@@ -433,7 +433,7 @@ TEST(out_of_descriptors_pauses_accepting_without_spinning)
         (void)!write(sync_pipe[1], "x", 1);
         for (int i = 0; i < 3; i++) {
             char buf[1024];
-            ssize_t r = recv(fds[i], buf, sizeof(buf), MSG_WAITALL);
+            ssize_t r = recv(fds[i], buf, n, MSG_WAITALL); /* the echo: exactly n bytes */
             got += r == (ssize_t)n && memcmp(buf, hello, n) == 0;
         }
         _exit(got == 3 ? 0 : 1);
