@@ -4,7 +4,6 @@
  * context there (its netlink socket belongs to the netns it was opened in),
  * runs one buffer, frees the context and setns()es back. No nft process, no
  * nsenter: one process, one transaction. */
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <nftables/libnftables.h>
@@ -18,69 +17,27 @@
 
 #define REASON "isolation_failed"
 
-/* libnftables (and with it libnftnl, libxtables, libgmp, a second jansson)
- * is loaded with dlopen where it is used, not by the dynamic loader at every
- * start: the netprep helper applies rulesets, and the supervisor reads
- * counters only when asked. A cell without a netns never maps it, and the
- * loader's relocations of six libraries leave every cold start's path. */
-#define NFT_FUNCTIONS(X)                                                        \
-    X(nft_ctx_new) X(nft_ctx_free) X(nft_ctx_buffer_output) X(nft_ctx_buffer_error) \
-    X(nft_ctx_output_get_flags) X(nft_ctx_output_set_flags)                    \
-    X(nft_run_cmd_from_buffer) X(nft_ctx_get_error_buffer)                     \
-    X(nft_ctx_get_output_buffer)
-
-#define DECLARE_POINTER(name) __typeof__(name) *name;
-static struct {
-    NFT_FUNCTIONS(DECLARE_POINTER)
-} lib;
-#undef DECLARE_POINTER
-
-static int load_libnftables(struct cell_err *err)
-{
-    static void *handle;
-    if (handle)
-        return 0;
-    static const char *const names[] = { "libnftables.so.1", "libnftables.so" };
-    void *h = NULL;
-    for (size_t i = 0; i < ARRAY_SIZE(names) && !h; i++)
-        h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    if (!h)
-        return cell_err_set(err, ENOENT, REASON,
-                            "nft: cannot load libnftables (install the libnftables1 package): %s",
-                            dlerror());
-#define LOAD_POINTER(name)                                                     \
-    if (!(*(void **)&lib.name = dlsym(h, #name)))                              \
-        return cell_err_set(err, ENOENT, REASON, "nft: libnftables lacks %s", #name);
-    NFT_FUNCTIONS(LOAD_POINTER)
-#undef LOAD_POINTER
-    handle = h;
-    return 0;
-}
-
-
 static void nft_ctx_freep(struct nft_ctx **ctx)
 {
     if (*ctx)
-        lib.nft_ctx_free(*ctx);
+        nft_ctx_free(*ctx);
 }
 
 /* A context with output and errors captured in buffers, not printed. */
 static struct nft_ctx *buffered_ctx(bool json, struct cell_err *err)
 {
-    if (load_libnftables(err) < 0)
-        return NULL;
-    struct nft_ctx *ctx = lib.nft_ctx_new(NFT_CTX_DEFAULT);
+    struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
     if (!ctx) {
         cell_err_set(err, ENOMEM, REASON, "nft: cannot create a libnftables context");
         return NULL;
     }
-    if (lib.nft_ctx_buffer_output(ctx) < 0 || lib.nft_ctx_buffer_error(ctx) < 0) {
-        lib.nft_ctx_free(ctx);
+    if (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0) {
+        nft_ctx_free(ctx);
         cell_err_set(err, ENOMEM, REASON, "nft: cannot buffer libnftables output");
         return NULL;
     }
     if (json)
-        lib.nft_ctx_output_set_flags(ctx, lib.nft_ctx_output_get_flags(ctx) | NFT_CTX_OUTPUT_JSON |
+        nft_ctx_output_set_flags(ctx, nft_ctx_output_get_flags(ctx) | NFT_CTX_OUTPUT_JSON |
                                           NFT_CTX_OUTPUT_HANDLE);
     return ctx;
 }
@@ -88,7 +45,7 @@ static struct nft_ctx *buffered_ctx(bool json, struct cell_err *err)
 /* libnftables' message, on one line, for err->msg. */
 static int fail_with_nft_error(struct nft_ctx *ctx, const char *what, struct cell_err *err)
 {
-    const char *e = lib.nft_ctx_get_error_buffer(ctx);
+    const char *e = nft_ctx_get_error_buffer(ctx);
     char line[400];
     size_t n = 0;
     for (; e && *e && n + 1 < sizeof(line); e++)
@@ -107,7 +64,7 @@ static int apply_here(void *arg, struct cell_err *err)
     _cleanup_(nft_ctx_freep) struct nft_ctx *ctx = buffered_ctx(false, err);
     if (!ctx)
         return -ENOMEM;
-    if (lib.nft_run_cmd_from_buffer(ctx, a->text) != 0)
+    if (nft_run_cmd_from_buffer(ctx, a->text) != 0)
         return fail_with_nft_error(ctx, "apply ruleset", err);
     return 0;
 }
@@ -121,7 +78,7 @@ int nft_apply_here(const char *ruleset_text, struct cell_err *err)
     struct nft_ctx *ctx = buffered_ctx(false, err);
     if (!ctx)
         return -ENOMEM;
-    if (lib.nft_run_cmd_from_buffer(ctx, ruleset_text) != 0)
+    if (nft_run_cmd_from_buffer(ctx, ruleset_text) != 0)
         return fail_with_nft_error(ctx, "apply ruleset", err);
     return 0;
 }
@@ -148,9 +105,9 @@ static int list_here(void *arg, struct cell_err *err)
     if (!ctx)
         return -ENOMEM;
     _cleanup_free_ char *cmd = xasprintf("list table inet %s", a->table);
-    if (lib.nft_run_cmd_from_buffer(ctx, cmd) != 0)
+    if (nft_run_cmd_from_buffer(ctx, cmd) != 0)
         return fail_with_nft_error(ctx, "list table", err);
-    const char *out = lib.nft_ctx_get_output_buffer(ctx);
+    const char *out = nft_ctx_get_output_buffer(ctx);
     a->json = xstrdup(out ? out : "");
     return 0;
 }
