@@ -1,20 +1,16 @@
 /* test_nft_real.c: rulesets applied for real with libnftables, as root, each
- * inside a throwaway network namespace made by a forked child (the parent
- * holds /proc/<child>/ns/net, exactly as the supervisor does). Only loopback
- * is up there; the one default route points at lo, so nothing sent inside
- * can ever leave. The namespace, and the table with it, is gone once the
- * last fd is closed. */
+ * inside a throwaway network namespace made by the netprep helper
+ * (tests/helpers/netns_fixture.c). Only loopback is up there; the one
+ * default route points at lo, so nothing sent inside can ever leave. The
+ * namespace, and the table with it, is gone once the last fd is closed. */
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <net/if.h>
-#include <net/route.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,70 +18,16 @@
 #include "base/timeutil.h"
 #include "net/nft.h"
 #include "nft_cases.h"
+#include "netns_fixture.h"
 #include "tap.h"
 
 #define PORT_ALLOWED 47001
 #define PORT_DENIED 47002
 #define PORT_PROXY 53053
 
-/* ---- namespace plumbing (runs in the child) ---------------------------------- */
-
-static int lo_up_with_default_route(void)
-{
-    _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return -errno;
-    struct ifreq ifr = { 0 };
-    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-        return -errno;
-    ifr.ifr_flags |= IFF_UP;
-    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-        return -errno;
-    /* default dev lo: lets the workload's sendto(8.8.8.8) reach the output
-     * hook instead of failing with ENETUNREACH, and still never leave. */
-    struct rtentry rt = { 0 };
-    struct sockaddr_in *any = (struct sockaddr_in *)&rt.rt_dst;
-    any->sin_family = AF_INET;
-    ((struct sockaddr_in *)&rt.rt_genmask)->sin_family = AF_INET;
-    rt.rt_flags = RTF_UP;
-    rt.rt_dev = (char *)"lo";
-    if (ioctl(s, SIOCADDRT, &rt) < 0)
-        return -errno;
-    return 0;
-}
-
-/* A fresh netns held by the returned fd; -errno on failure. */
 static int new_netns(void)
 {
-    int ready[2];
-    if (pipe2(ready, O_CLOEXEC) < 0)
-        return -errno;
-    pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        char rc = unshare(CLONE_NEWNET) == 0 && lo_up_with_default_route() == 0 ? 'y' : 'n';
-        if (write(ready[1], &rc, 1) != 1)
-            _exit(1);
-        pause();
-        _exit(0);
-    }
-    close(ready[1]);
-    char rc = 0;
-    ssize_t n = read(ready[0], &rc, 1);
-    close(ready[0]);
-    int fd = -EIO;
-    if (n == 1 && rc == 'y') {
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            fd = -errno;
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return fd;
+    return test_netns_new(true);
 }
 
 static int home_netns = -1;

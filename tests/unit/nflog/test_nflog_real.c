@@ -7,14 +7,11 @@
  * events to a bus, drained at teardown. */
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <net/if.h>
-#include <net/route.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -23,6 +20,7 @@
 #include "net/nflog.h"
 #include "net/nft.h"
 #include "supervisor/cell_flowlog.h"
+#include "netns_fixture.h"
 #include "tap.h"
 
 #define GROUP 9
@@ -32,57 +30,9 @@
 #define PORT_UDP_NO 47104
 #define DENIED_RETRIES 50
 
-/* Loopback up, and a default route through it: a datagram to 8.8.8.8
- * reaches the nat hook (and never leaves: lo is all there is). */
-static int lo_up(void)
-{
-    _cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct ifreq ifr = { 0 };
-    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-    if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-        return -errno;
-    ifr.ifr_flags |= IFF_UP;
-    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-        return -errno;
-    struct rtentry rt = { 0 };
-    ((struct sockaddr_in *)&rt.rt_dst)->sin_family = AF_INET;
-    ((struct sockaddr_in *)&rt.rt_genmask)->sin_family = AF_INET;
-    rt.rt_flags = RTF_UP;
-    rt.rt_dev = (char *)"lo";
-    return ioctl(s, SIOCADDRT, &rt) < 0 ? -errno : 0;
-}
-
-/* A fresh netns (loopback up) held by the returned fd; -errno on failure. */
 static int new_netns(void)
 {
-    int ready[2];
-    if (pipe2(ready, O_CLOEXEC) < 0)
-        return -errno;
-    pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        char rc = unshare(CLONE_NEWNET) == 0 && lo_up() == 0 ? 'y' : 'n';
-        if (write(ready[1], &rc, 1) != 1)
-            _exit(1);
-        pause();
-        _exit(0);
-    }
-    close(ready[1]);
-    char rc = 0;
-    ssize_t n = read(ready[0], &rc, 1);
-    close(ready[0]);
-    int fd = -EIO;
-    if (n == 1 && rc == 'y') {
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            fd = -errno;
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return fd;
+    return test_netns_new(true);   /* a datagram to 8.8.8.8 reaches the nat hook, never leaves */
 }
 
 /* ---- traffic (inside the netns) ------------------------------------------- */
