@@ -148,8 +148,10 @@ void sup_config_load(getenv_fn get, struct sup_config *cfg, char **warnings)
     c.per_flow_counters = counters && strcmp(counters, "1") == 0;
     const char *realtime = get_nonempty(get, "CELLOS_PER_FLOW_REALTIME");
     c.per_flow_realtime = realtime && strcmp(realtime, "1") == 0;
+    /* hardened: the DNS proxy whenever the spec has a dnsAuthority (CONTRACT
+     * section 3), whatever CELLOS_DNS_PROXY says. */
     const char *proxy = get_nonempty(get, "CELLOS_DNS_PROXY");
-    c.dns_proxy = proxy && strcmp(proxy, "1") == 0;
+    c.dns_proxy = hardened || (proxy && strcmp(proxy, "1") == 0);
     const char *sni = get_nonempty(get, "CELLOS_SNI_PROXY");
     c.sni_proxy = sni && strcmp(sni, "1") == 0;
     c.dns_upstream_override = xstrdup(get_nonempty(get, "CELLOS_DNS_PROXY_UPSTREAM_OVERRIDE"));

@@ -190,7 +190,10 @@ static void free_strv(char **v)
 
 static void report_dns_proxy_failure(struct cell_run *run, const char *why)
 {
-    log_warn("%s; the cell runs with direct DNS blocked", why);
+    if (run->cfg.profile == PROFILE_HARDENED)
+        log_error("%s; hardened profile: not running the cell", why);
+    else
+        log_warn("%s; the cell runs with direct DNS blocked", why);
     json_t *d = json_pack("{s:n, s:n, s:s, s:s, s:s, s:s}", "queryName", "queryType", "decision",
                           "deny", "reasonCode", "upstream_failure", "message", why,
                           "transport", "udp");
@@ -239,7 +242,10 @@ static int start_network(struct cell_run *run)
 
 /* While the child waits: the helper's results. A firewall that could not be
  * applied stops the cell; a proxy that cannot listen is reported, not fatal
- * (the firewall still blocks direct DNS). */
+ * (the firewall still blocks direct DNS), except in the hardened profile,
+ * which refuses what it cannot enforce, the DNS proxy included (CONTRACT
+ * section 3). Every service adopts its descriptors either way, so teardown
+ * closes them. */
 static int adopt_network(void *ctx, pid_t pid, int pidfd, struct cell_err *err)
 {
     struct cell_run *run = ctx;
@@ -251,8 +257,9 @@ static int adopt_network(void *ctx, pid_t pid, int pidfd, struct cell_err *err)
     run->prep.netns_fd = -1;
     network_adopt(&run->net, netns_fd);
     struct cell_err dns_err = { 0 };
-    if (run->dns.enabled &&
-        cell_dns_adopt(&run->dns, &opened[OPENER_DNS], netns_fd, &dns_err) < 0) {
+    bool dns_failed = run->dns.enabled &&
+                      cell_dns_adopt(&run->dns, &opened[OPENER_DNS], netns_fd, &dns_err) < 0;
+    if (dns_failed) {
         report_dns_proxy_failure(run, dns_err.msg);
         run->dns.enabled = false;
     }
@@ -263,6 +270,9 @@ static int adopt_network(void *ctx, pid_t pid, int pidfd, struct cell_err *err)
         log_warn("the L7 proxy is off: %s", l7_err.msg);
         run->l7.enabled = false;
     }
+    if (dns_failed && run->cfg.profile == PROFILE_HARDENED)
+        return cell_err_set(err, dns_err.errnum ? dns_err.errnum : EIO, "isolation_failed",
+                            "hardened profile: %s", dns_err.msg);
     return 0;
 }
 

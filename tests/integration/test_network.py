@@ -375,6 +375,52 @@ def test_a_proxy_that_cannot_start_is_reported_and_the_cell_still_runs():
     assert types.index("observability.v1.dns_query") < types.index("lifecycle.v1.destroyed")
 
 
+def test_hardened_runs_the_dns_proxy_whenever_the_spec_has_a_dns_authority():
+    """CONTRACT section 3: hardened turns the DNS proxy on for a spec with
+    dnsAuthority, without CELLOS_DNS_PROXY."""
+    stub = UpstreamStub()
+    try:
+        doc = spec(cell_id="hardened-dns", argv=[PY, "-c", DNS_CLIENT, "a", "evil"], authority={
+            "secretRefs": [],
+            "dnsAuthority": {"hostnameAllowlist": ["api.example.com"],
+                             "blockDirectWorkloadDns": True,
+                             "resolvers": [{"resolverId": "stub", "protocol": "do53-udp",
+                                            "endpoint": f"127.0.0.1:{stub.port}"}]}})
+        cell = run_cell(doc, env={"CELLOS_DEPLOYMENT_PROFILE": "hardened"})
+        assert cell.rc == 0, cell.stderr
+        assert cell.stdout.split() == ["a", "0", "0", "1", "evil", "5", "0", "0"], cell.stdout
+        reasons = [e["data"]["reasonCode"] for e in cell.of("observability.v1.dns_query")]
+        assert reasons == ["allowed_by_allowlist", "denied_not_in_allowlist"], reasons
+        assert cell.of("observability.v1.network_enforcement")[0]["data"]["dnsProxy"] is True
+    finally:
+        stub.close()
+
+
+def test_hardened_refuses_when_the_dns_proxy_cannot_start():
+    """The same failure as above in the hardened profile: it refuses what it
+    cannot enforce: exit 125, nothing of the workload ran, the reason in
+    command.v1.failed and destroyed."""
+    import resource
+    resolvers = [{"resolverId": f"r{i}", "endpoint": f"127.0.0.{i + 2}:53",
+                  "protocol": "do53-udp"} for i in range(16)]
+    doc = spec(cell_id="hardened-dns-fail", argv=[PY, "-c", "print('ran')"], authority={
+        "secretRefs": [],
+        "dnsAuthority": {"hostnameAllowlist": ["api.example.com"], "blockDirectWorkloadDns": True,
+                         "resolvers": resolvers}})
+    cell = run_cell(doc, env={"CELLOS_DEPLOYMENT_PROFILE": "hardened"},
+                    preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (24, 24)))
+    assert cell.rc == 125, (cell.rc, cell.stderr)
+    assert "ran" not in cell.stdout
+    assert "hardened profile: not running the cell" in cell.stderr, cell.stderr
+    q = cell.of("observability.v1.dns_query")[0]["data"]
+    assert q["reasonCode"] == "upstream_failure" and "Too many open files" in q["message"], q
+    failed = cell.of("command.v1.failed")[0]["data"]
+    assert failed["reasonCode"] == "isolation_failed" and "hardened profile" in failed["message"]
+    destroyed = cell.of("lifecycle.v1.destroyed")[0]["data"]
+    assert destroyed["outcome"] == "failed", destroyed
+    assert cell.types()[-1] == "lifecycle.v1.destroyed"
+
+
 def test_plan_prints_the_ruleset_and_the_proxies_without_running_anything():
     """cellos plan: the exact table a run would apply and what the proxies
     would do; nothing is created (no netns, no table)."""
