@@ -14,6 +14,7 @@
 #include "supervisor/cell_dns.h"
 #include "supervisor/cell_flowlog.h"
 #include "supervisor/cell_l7.h"
+#include "supervisor/cell_net.h"
 #include "supervisor/isolation.h"
 #include "supervisor/network.h"
 
@@ -174,15 +175,8 @@ static int plan_network(const struct cell_spec *spec, const struct sup_config *c
     struct cell_l7 l7 = { 0 };
     struct cell_network net = { .netns_fd = -1 };
     struct cell_err err = { 0 };
-    int r = cell_dns_plan(&dns, spec, cfg, netns, &err);
-    if (r == 0) {
-        cell_flowlog_plan(&fl, cfg, netns);
-        r = cell_l7_plan(&l7, spec, cfg->sni_proxy, netns, &err);
-    }
-    struct network_l7 redirect = { l7.port, l7.plain_ports, l7.n_plain_ports };
-    if (r == 0)
-        r = network_plan(&net, spec, netns, cfg->per_flow_counters, dns.listen, dns.n_listen,
-                         cell_flowlog_group(&fl), l7.enabled ? &redirect : NULL, &err);
+    struct cell_net_parts parts = { &dns, &fl, &l7, &net };
+    int r = cell_net_plan(&parts, spec, cfg, &err);
     if (r < 0) {
         buf_printf(out, "network: cannot be planned: %s\n", err.msg);
     } else {

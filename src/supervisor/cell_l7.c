@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -41,31 +40,25 @@ static char *normal_name(const char *host)
     return n;
 }
 
-/* A hostname rule: one entry per address it resolves to now (none: one
+/* A hostname rule: one entry per address it resolved to at setup (none: one
  * entry with only the name, which still admits what the DNS proxy returns
  * for it during the run). */
-static void add_hostname_rule(struct cell_l7 *l7, const struct egress_rule *r, const char *label)
+static void add_hostname_rule(struct cell_l7 *l7, const struct egress_rule *r, size_t index,
+                              const struct egress_addrs *addrs, const char *label)
 {
     const char *name = keep(l7, normal_name(r->host));
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-    struct addrinfo *res = NULL;
     size_t before = l7->n_egress;
-    if (getaddrinfo(r->host, NULL, &hints, &res) == 0) {
-        for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-            struct sockaddr_storage ss;
-            memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-            struct l7_egress *e = add_entry(l7);
-            e->family = ai->ai_family;
-            e->prefix_len = ai->ai_family == AF_INET ? 32 : 128;
-            if (ai->ai_family == AF_INET)
-                memcpy(e->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-            else
-                memcpy(e->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-            e->port = r->port;
-            e->name = name;
-            e->label = label;
-        }
-        freeaddrinfo(res);
+    for (size_t k = 0; k < addrs->n; k++) {
+        const struct egress_addr *a = &addrs->items[k];
+        if (a->rule != index)
+            continue;
+        struct l7_egress *e = add_entry(l7);
+        e->family = a->family;
+        e->prefix_len = a->family == AF_INET ? 32 : 128;
+        memcpy(e->addr, a->addr, a->family == AF_INET ? 4 : 16);
+        e->port = r->port;
+        e->name = name;
+        e->label = label;
     }
     if (l7->n_egress == before) {
         struct l7_egress *e = add_entry(l7);
@@ -97,8 +90,8 @@ static void add_plain_port(struct cell_l7 *l7, uint16_t port)
         l7->plain_ports[l7->n_plain_ports++] = port;
 }
 
-int cell_l7_plan(struct cell_l7 *l7, const struct cell_spec *spec, bool wanted, bool netns,
-                 struct cell_err *err)
+int cell_l7_plan(struct cell_l7 *l7, const struct cell_spec *spec,
+                 const struct egress_addrs *addrs, bool wanted, bool netns, struct cell_err *err)
 {
     memset(l7, 0, sizeof(*l7));
     if (!wanted || !netns)
@@ -111,7 +104,7 @@ int cell_l7_plan(struct cell_l7 *l7, const struct cell_spec *spec, bool wanted, 
             continue;
         const char *label = keep(l7, xasprintf("egress[%zu] %s:%u/tcp", i, r->host, r->port));
         if (r->kind == EGRESS_HOSTNAME)
-            add_hostname_rule(l7, r, label);
+            add_hostname_rule(l7, r, i, addrs, label);
         else
             add_address_rule(l7, r, label);
         add_plain_port(l7, r->port);

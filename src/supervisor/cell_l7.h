@@ -12,6 +12,7 @@
 #pragma once
 #include "base/base.h"
 #include "config.h"
+#include "network.h"
 #include "event/event.h"
 #include "l7/proxy.h"
 #include "net/netprep.h"
@@ -39,9 +40,9 @@ struct cell_l7 {
 };
 
 /* wanted: CELLOS_SNI_PROXY=1 (sup_config.sni_proxy); netns: the cell has its own. Hostname
- * egress rules are resolved here (like the firewall's). */
-int cell_l7_plan(struct cell_l7 *l7, const struct cell_spec *spec, bool wanted, bool netns,
-                 struct cell_err *err);
+ * egress rules take the addresses in addrs (resolved once for the firewall too). */
+int cell_l7_plan(struct cell_l7 *l7, const struct cell_spec *spec,
+                 const struct egress_addrs *addrs, bool wanted, bool netns, struct cell_err *err);
 /* The listening sockets, made by the netprep helper in the cell's netns. */
 struct netprep_opener cell_l7_opener(struct cell_l7 *l7);
 int cell_l7_adopt(struct cell_l7 *l7, const struct netprep_opened *opened, struct cell_err *err);

@@ -40,27 +40,59 @@ static void egress_free(struct egress_list *l)
     free(l->items);
 }
 
-/* Every address a hostname resolves to now, each becoming one rule. */
-static void add_resolved(struct egress_list *l, const struct egress_rule *r, size_t index)
+static void addrs_add(struct egress_addrs *a, size_t rule, int family, const void *addr)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-    struct addrinfo *res = NULL;
-    int e = getaddrinfo(r->host, NULL, &hints, &res);
-    if (e != 0) {
-        log_warn("spec.authority.egressRules[%zu]: %s does not resolve (%s): no rule for it",
-                 index, r->host, gai_strerror(e));
-        return;
+    a->items = xrealloc(a->items, (a->n + 1) * sizeof(*a->items));
+    struct egress_addr *e = &a->items[a->n++];
+    memset(e, 0, sizeof(*e));
+    e->rule = rule;
+    e->family = family;
+    memcpy(e->addr, addr, family == AF_INET ? 4 : 16);
+}
+
+void egress_addrs_resolve(const struct cell_spec *spec, struct egress_addrs *out)
+{
+    *out = (struct egress_addrs){ 0 };
+    for (size_t i = 0; i < spec->n_egress_rules; i++) {
+        const struct egress_rule *r = &spec->egress_rules[i];
+        if (r->kind != EGRESS_HOSTNAME)
+            continue;
+        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+        struct addrinfo *res = NULL;
+        int e = getaddrinfo(r->host, NULL, &hints, &res);
+        if (e != 0) {
+            log_warn("spec.authority.egressRules[%zu]: %s does not resolve (%s): no rule for it",
+                     i, r->host, gai_strerror(e));
+            continue;
+        }
+        for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+            const struct sockaddr_in *in4 = (const void *)ai->ai_addr;
+            const struct sockaddr_in6 *in6 = (const void *)ai->ai_addr;
+            if (ai->ai_family == AF_INET)
+                addrs_add(out, i, AF_INET, &in4->sin_addr);
+            else if (ai->ai_family == AF_INET6)
+                addrs_add(out, i, AF_INET6, &in6->sin6_addr);
+        }
+        freeaddrinfo(res);
     }
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+}
+
+void egress_addrs_free(struct egress_addrs *a)
+{
+    free(a->items);
+    *a = (struct egress_addrs){ 0 };
+}
+
+/* Every address the hostname rule resolved to, each becoming one rule. */
+static void add_resolved(struct egress_list *l, const struct egress_rule *r, size_t index,
+                         const struct egress_addrs *addrs)
+{
+    for (size_t k = 0; k < addrs->n; k++) {
+        const struct egress_addr *a = &addrs->items[k];
         char text[INET6_ADDRSTRLEN];
-        const struct sockaddr_in *in4 = (const void *)ai->ai_addr;
-        const struct sockaddr_in6 *in6 = (const void *)ai->ai_addr;
-        const void *src = ai->ai_family == AF_INET ? (const void *)&in4->sin_addr
-                                                   : (const void *)&in6->sin6_addr;
-        if (inet_ntop(ai->ai_family, src, text, sizeof(text)))
+        if (a->rule == index && inet_ntop(a->family, a->addr, text, sizeof(text)))
             egress_add(l, text, r, index);
     }
-    freeaddrinfo(res);
 }
 
 static void resolver_endpoints(const struct dns_authority *dns, struct nft_endpoint *out,
@@ -76,7 +108,8 @@ static void resolver_endpoints(const struct dns_authority *dns, struct nft_endpo
     }
 }
 
-int network_plan(struct cell_network *net, const struct cell_spec *spec, bool netns,
+int network_plan(struct cell_network *net, const struct cell_spec *spec,
+                 const struct egress_addrs *addrs, bool netns,
                  bool per_flow_counters, const struct nft_endpoint *dns_proxies,
                  size_t n_dns_proxies, uint16_t nflog_group, const struct network_l7 *l7,
                  struct cell_err *err)
@@ -91,7 +124,7 @@ int network_plan(struct cell_network *net, const struct cell_spec *spec, bool ne
     for (size_t i = 0; i < spec->n_egress_rules; i++) {
         const struct egress_rule *r = &spec->egress_rules[i];
         if (r->kind == EGRESS_HOSTNAME)
-            add_resolved(&l, r, i);
+            add_resolved(&l, r, i, addrs);
         else
             egress_add(&l, r->host, r, i);
     }

@@ -28,7 +28,23 @@ struct network_l7 {
     const uint16_t *plain_ports;
     size_t n_plain_ports;
 };
-int network_plan(struct cell_network *net, const struct cell_spec *spec, bool netns,
+/* What the egressRules hostnames resolve to at setup (one getaddrinfo per
+ * rule, per run): the firewall and the L7 proxy both read it. A name that
+ * does not resolve gets a warning and no address: access fails closed. */
+struct egress_addr {
+    size_t rule;                    /* index in spec->egress_rules */
+    int family;                     /* AF_INET / AF_INET6 */
+    uint8_t addr[16];               /* network order, IPv4 in the first 4 bytes */
+};
+struct egress_addrs {
+    struct egress_addr *items;
+    size_t n;
+};
+void egress_addrs_resolve(const struct cell_spec *spec, struct egress_addrs *out);
+void egress_addrs_free(struct egress_addrs *a);
+
+int network_plan(struct cell_network *net, const struct cell_spec *spec,
+                 const struct egress_addrs *addrs, bool netns,
                  bool per_flow_counters, const struct nft_endpoint *dns_proxies,
                  size_t n_dns_proxies, uint16_t nflog_group, const struct network_l7 *l7,
                  struct cell_err *err);

@@ -15,6 +15,7 @@
 #include "isolation.h"
 #include "network.h"
 #include "cell_dns.h"
+#include "cell_net.h"
 #include "cell_flowlog.h"
 #include "cell_l7.h"
 #include "event/event.h"
@@ -482,27 +483,10 @@ static int resolve_secrets(struct cell_run *run)
 static int setup_network(struct cell_run *run)
 {
     struct cell_err err = { 0 };
-    bool netns = (run->cfg.namespaces & NS_NET) != 0;
-    int r = cell_dns_plan(&run->dns, run->spec, &run->cfg, netns, &err);
+    struct cell_net_parts parts = { &run->dns, &run->flowlog, &run->l7, &run->net };
+    int r = cell_net_plan(&parts, run->spec, &run->cfg, &err);
     if (r < 0) {
-        log_error("cannot set up the DNS proxy: %s", err.msg);
-        run_result_fail(&run->result, 125, "isolation_failed", err.msg);
-        return r;
-    }
-    cell_flowlog_plan(&run->flowlog, &run->cfg, netns);
-    r = cell_l7_plan(&run->l7, run->spec, run->cfg.sni_proxy, netns, &err);
-    if (r < 0) {
-        log_error("cannot set up the L7 proxy: %s", err.msg);
-        run_result_fail(&run->result, 125, "isolation_failed", err.msg);
-        return r;
-    }
-    run->dns.answers = run->l7.resolved;   /* what the DNS proxy returns, for the L7 check */
-    struct network_l7 l7 = { run->l7.port, run->l7.plain_ports, run->l7.n_plain_ports };
-    r = network_plan(&run->net, run->spec, netns, run->cfg.per_flow_counters, run->dns.listen,
-                     run->dns.n_listen, cell_flowlog_group(&run->flowlog),
-                     run->l7.enabled ? &l7 : NULL, &err);
-    if (r < 0) {
-        log_error("cannot build the cell's network policy: %s", err.msg);
+        log_error("%s", err.msg);
         run_result_fail(&run->result, 125, "isolation_failed", err.msg);
         return r;
     }
