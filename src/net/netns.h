@@ -1,8 +1,10 @@
 /* netns.h: run a piece of code inside another network namespace and come
- * back. Sockets created there stay there: that is how the supervisor puts
- * the cell's firewall and the DNS proxy's listeners into the cell while
- * serving them from its own loop. The supervisor is single-threaded, so a
- * setns() of the calling thread is a setns() of the process. */
+ * back. Sockets created there stay there. The cell's firewall and listeners
+ * are made by the netprep helper (netprep.h); this serves what the
+ * supervisor itself must do in a cell's netns later: read the firewall's
+ * counters, dial the DNS override upstream from inside the cell. setns()
+ * with CLONE_NEWNET moves only the calling thread, so the signing thread, if
+ * any, stays in the supervisor's netns. */
 #pragma once
 #include "base/base.h"
 

@@ -6,9 +6,9 @@
  *    (golden files in tests/golden/nft/). Addresses arrive already resolved;
  *    no name lookup happens here.
  *  - nft_apply_in_netns() / nft_read_counters() (nft_apply.c) run libnftables
- *    in-process inside the cell's network namespace (setns there and back; no
- *    `nft` process, no nsenter). The supervisor is single-threaded, so
- *    switching the calling thread's netns is safe.
+ *    in-process inside the cell's network namespace (setns of the calling
+ *    thread there and back; no `nft` process, no nsenter); nft_apply_here()
+ *    in the current one, for the netprep helper.
  *
  * The ruleset (see docs/nft.md for a rendered example):
  *
