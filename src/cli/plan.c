@@ -181,7 +181,8 @@ static int plan_network(const struct cell_spec *spec, const struct sup_config *c
         buf_printf(out, "network: cannot be planned: %s\n", err.msg);
     } else {
         buf_printf(out, "network: own netns, loopback%s; nftables table inet %s, one "
-                        "transaction:\n", dns.enabled || l7.enabled ? ", default route via lo" : " only",
+                        "transaction:\n",
+                   cell_net_default_route(&parts) ? ", default route via lo" : " only",
                    net.table);
         for (char *line = strtok(net.ruleset, "\n"); line; line = strtok(NULL, "\n"))
             buf_printf(out, "  %s\n", line);

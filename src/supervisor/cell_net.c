@@ -35,3 +35,8 @@ int cell_net_plan(const struct cell_net_parts *p, const struct cell_spec *spec,
     egress_addrs_free(&addrs);
     return r < 0 ? fail_in("cannot build the cell's network policy", r, err) : 0;
 }
+
+bool cell_net_default_route(const struct cell_net_parts *p)
+{
+    return p->dns->enabled || p->l7->enabled;
+}

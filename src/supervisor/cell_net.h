@@ -25,3 +25,9 @@ struct cell_net_parts {
  * so far stay for their clear functions. */
 int cell_net_plan(const struct cell_net_parts *parts, const struct cell_spec *spec,
                   const struct sup_config *cfg, struct cell_err *err);
+
+/* With a proxy, a default route through loopback lets a connect or datagram
+ * to any address reach the nat hook and be redirected (or rejected at once);
+ * without one the cell keeps only loopback and egress fails with
+ * ENETUNREACH. */
+bool cell_net_default_route(const struct cell_net_parts *parts);

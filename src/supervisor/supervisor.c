@@ -225,13 +225,10 @@ static int start_network(struct cell_run *run)
     openers[OPENER_FLOWLOG] = run->flowlog.enabled ? cell_flowlog_opener(&run->flowlog)
                                                    : NO_OPENER;
     openers[OPENER_L7] = run->l7.enabled ? cell_l7_opener(&run->l7) : NO_OPENER;
-    size_t n = OPENER__COUNT;
-    /* With a proxy, a route lets a connect or datagram to any address reach
-     * the nat hook and be redirected (or rejected at once); without one the
-     * cell keeps only loopback, so egress fails with ENETUNREACH. */
+    struct cell_net_parts parts = { &run->dns, &run->flowlog, &run->l7, &run->net };
     struct netprep_request req = { .ruleset = run->net.ruleset, .openers = openers,
-                                   .n_openers = n,
-                                   .default_route = run->dns.enabled || run->l7.enabled };
+                                   .n_openers = OPENER__COUNT,
+                                   .default_route = cell_net_default_route(&parts) };
     struct cell_err err = { 0 };
     int r = netprep_start(&req, &run->prep, &err);
     if (r < 0) {
